@@ -1,0 +1,100 @@
+"""Messages on the wire: frozen dataclasses registered by name, encoded by one msgpack codec.
+
+Every message that crosses a process boundary (peer port, supervisor control) is a frozen
+dataclass decorated with :func:`message`. Its fields are encoded positionally; nested messages
+travel as a msgpack ext type, so a payload may hold lists of entries, snapshots and so on.
+Decoding returns tuples for arrays (``use_list=False``), which keeps frozen dataclasses hashable.
+
+Decoding never trusts its input: an unknown type name, a wrong field count or a broken msgpack
+stream raises :class:`WireError`, which callers count and drop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+import msgpack
+
+_NESTED_EXT = 1
+_REGISTRY: dict[str, type] = {}
+T = TypeVar("T")
+
+
+class WireError(ValueError):
+    """The bytes are not a valid encoding of a registered message."""
+
+
+def message(name: str):
+    """Class decorator: make ``cls`` a frozen dataclass that can travel under ``name``."""
+
+    def register(cls: type[T]) -> type[T]:
+        if not dataclasses.is_dataclass(cls):
+            cls = dataclasses.dataclass(frozen=True, slots=True)(cls)
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"wire name {name!r} registered twice")
+        cls.WIRE_NAME = name  # type: ignore[attr-defined]
+        cls._wire_fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[attr-defined]
+        _REGISTRY[name] = cls
+        return cls
+
+    return register
+
+
+def wire_name(obj: Any) -> str:
+    try:
+        return type(obj).WIRE_NAME
+    except AttributeError:
+        raise WireError(f"{type(obj).__name__} is not a registered wire message") from None
+
+
+def fields_of(obj: Any) -> list[Any]:
+    return [getattr(obj, f) for f in type(obj)._wire_fields]
+
+
+def _default(obj: Any) -> Any:
+    if hasattr(type(obj), "WIRE_NAME"):
+        body = msgpack.packb([obj.WIRE_NAME, *fields_of(obj)], default=_default, use_bin_type=True)
+        return msgpack.ExtType(_NESTED_EXT, body)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code != _NESTED_EXT:
+        raise WireError(f"unknown ext type {code}")
+    parts = msgpack.unpackb(data, ext_hook=_ext_hook, use_list=False, raw=False)
+    if not isinstance(parts, tuple) or not parts:
+        raise WireError("nested message is not an array")
+    return build(parts[0], parts[1:])
+
+
+def build(name: Any, values: Any) -> Any:
+    """Construct the registered message ``name`` from positional ``values``."""
+    cls = _REGISTRY.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise WireError(f"unknown message type {name!r}")
+    if not isinstance(values, (tuple, list)) or len(values) != len(cls._wire_fields):
+        raise WireError(f"{name}: expected {len(cls._wire_fields)} fields")
+    try:
+        return cls(*values)
+    except (TypeError, ValueError) as exc:
+        raise WireError(f"{name}: {exc}") from None
+
+
+def pack(value: Any) -> bytes:
+    """Encode any value that may contain registered messages."""
+    return msgpack.packb(value, default=_default, use_bin_type=True)
+
+
+def unpack(data: bytes, max_size: int = 64 << 20) -> Any:
+    """Decode what :func:`pack` produced; raise :class:`WireError` on anything else."""
+    if len(data) > max_size:
+        raise WireError(f"frame of {len(data)} bytes exceeds {max_size}")
+    try:
+        return msgpack.unpackb(data, ext_hook=_ext_hook, use_list=False, raw=False, strict_map_key=False)
+    except WireError:
+        raise
+    except Exception as exc:  # msgpack raises several unrelated types on garbage
+        raise WireError(f"undecodable frame: {type(exc).__name__}: {exc}") from None
