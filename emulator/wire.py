@@ -93,7 +93,9 @@ def unpack(data: bytes, max_size: int = 64 << 20) -> Any:
     if len(data) > max_size:
         raise WireError(f"frame of {len(data)} bytes exceeds {max_size}")
     try:
-        return msgpack.unpackb(data, ext_hook=_ext_hook, use_list=False, raw=False, strict_map_key=False)
+        return msgpack.unpackb(
+            data, ext_hook=_ext_hook, use_list=False, raw=False, strict_map_key=False
+        )
     except WireError:
         raise
     except Exception as exc:  # msgpack raises several unrelated types on garbage

@@ -1,0 +1,154 @@
+"""A node: one OS process playing one CoreOS machine.
+
+``python -m emulator.node --config FILE --node NAME [--data-dir DIR]`` — started by the supervisor
+for every node of a run, or by hand (``run.py node``) to place a node on another host. It binds the
+node's peer port, starts its actors and ticks them until SIGTERM (exit 0) or until a part asks for
+a reboot (exit :data:`REBOOT_EXIT_CODE`, and the supervisor starts the process again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from actors.heartbeat import Heartbeat
+from emulator.config import ClusterConfig, ConfigErrors, load_cluster_config
+from emulator.nodectx import NodeContext
+from emulator.nodelog import NodeLog
+from emulator.ticker import Ticker
+from emulator.transport import Transport
+
+REBOOT_EXIT_CODE = 100
+
+
+class Node:
+    def __init__(self, cfg: ClusterConfig, name: str, data_dir: Path, log: NodeLog):
+        self.cfg = cfg
+        self.spec = cfg.node(name)
+        self.data_dir = data_dir
+        self.log = log
+        self.started = time.monotonic()
+        self.ready = False
+        self.exit_code = 0
+        self._done = threading.Event()
+        peers = {n.name: n.peer_endpoint for n in cfg.nodes if n.name != name}
+        self.ticker = Ticker(f"ticker-{name}")
+        self.transport = Transport(
+            name=name,
+            token=cfg.token,
+            bind=f"tcp://{self.spec.address}:{self.spec.peer_port}",
+            peers=peers,
+            log=log.for_actor("transport"),
+            status=self.status,
+            on_clock=self.ticker.set_rate,
+            seed=cfg.seed * 1000 + self.spec.index,
+        )
+        self.ctx = NodeContext(
+            name=name,
+            peers=tuple(peers),
+            data_dir=data_dir,
+            log=log,
+            transport=self.transport,
+            ticker=self.ticker,
+            seed=cfg.seed,
+        )
+        self.actors: dict[str, Any] = {}
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.transport.start_and_wait()
+        for actor_cls in (Heartbeat,):
+            ref = actor_cls.start(self.ctx)
+            self.actors[actor_cls.actor_name] = ref
+            self.transport.register(actor_cls.actor_name, ref)
+        self.ticker.start()
+        self.ready = True
+        self.log.event("node", "node.ready", address=self.spec.address, pid=os.getpid())
+
+    def status(self) -> dict[str, Any]:
+        now = time.monotonic()
+        peers = self._peer_view(now)
+        out: dict[str, Any] = {
+            "name": self.spec.name,
+            "pid": os.getpid(),
+            "address": self.spec.address,
+            "ready": self.ready,
+            "uptime_s": round(now - self.started, 3),
+            "peers": peers,
+        }
+        for section, values in self.ctx.board.snapshot().items():
+            out[section] = values
+        return out
+
+    def _peer_view(self, now: float) -> dict[str, Any]:
+        ref = self.actors.get("heartbeat")
+        if ref is None:
+            return {}
+        # Read the actor's table directly: a plain-data read, no message round trip from the
+        # transport thread (which must never block on an actor).
+        return ref._actor.table.view(now)
+
+    def request_stop(self, code: int = 0) -> None:
+        self.exit_code = code
+        self._done.set()
+
+    def wait(self) -> int:
+        while not self._done.wait(0.5):
+            pass
+        return self.exit_code
+
+    def stop(self) -> None:
+        self.ticker.stop()
+        for ref in self.actors.values():
+            try:
+                ref.stop(timeout=2)
+            except Exception:
+                pass
+        self.transport.stop()
+        self.log.event("node", "node.stopped", exit_code=self.exit_code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="emulator.node", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="cluster config file")
+    parser.add_argument("--node", required=True, help="this node's name, e.g. core-01")
+    parser.add_argument("--data-dir", help="default: runs/nodes/<name> next to the config")
+    parser.add_argument("--seed", type=int, help="override the config's seed")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_cluster_config(args.config, seed=args.seed)
+        cfg.node(args.node)
+    except ConfigErrors as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyError as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    data_dir = (
+        Path(args.data_dir) if args.data_dir else Path(args.config).parent / "nodes" / args.node
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = NodeLog(args.node, data_dir / "node.log")
+    node = Node(cfg, args.node, data_dir, log)
+    signal.signal(signal.SIGTERM, lambda *_: node.request_stop(0))
+    signal.signal(signal.SIGINT, lambda *_: node.request_stop(0))
+    try:
+        node.start()
+    except Exception as exc:
+        log.event("node", "node.start_failed", level="error", error=str(exc))
+        print(f"error: node {args.node} failed to start: {exc}", file=sys.stderr)
+        return 1
+    code = node.wait()
+    node.stop()
+    log.close()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,398 @@
+"""The supervisor: one process per run that owns the node processes.
+
+``python -m emulator.supervisor --run-dir DIR`` (started by ``run.py up``, detached). It launches
+one node process per node, relaunches a node that exits with the reboot code, polls every node's
+status over its peer port, runs the config's fault schedule and the faults ``run.py fault`` sends,
+and answers ``run.py`` on a control socket whose address it writes to ``supervisor.json``.
+It is single-threaded: one ZeroMQ poll loop with timers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from emulator import codec
+from emulator.config import ConfigErrors, load_cluster_config
+from emulator.control import (
+    SUPERVISOR,
+    Ack,
+    ClusterStatus,
+    ClusterStatusQuery,
+    Failure,
+    FaultCommand,
+    FaultStarted,
+    NodeStatusReply,
+    NodeStatusRequest,
+    SetLinkRules,
+    Shutdown,
+)
+from emulator.faults import FaultError, parse_fault
+from emulator.history import History
+from emulator.nemesis import Nemesis
+from emulator.nodelog import NodeLog
+from emulator.procs import NodeProcess, NodeState
+from emulator.wire import WireError, pack, unpack
+
+STATUS_POLL_S = 0.5
+RULES_REPUSH_S = 2.0
+STALE_S = 3.0  # a running node that has not answered for this long is shown as not ready
+QUERY_WAIT_S = 0.4
+
+CONFIG_NAME = "cluster.yaml"
+INFO_NAME = "supervisor.json"
+
+
+class Supervisor:
+    def __init__(self, run_dir: Path, seed: int | None = None):
+        self.run_dir = run_dir
+        self.cfg = load_cluster_config(run_dir / CONFIG_NAME, seed=seed)
+        self.log = NodeLog("launcher", run_dir / "supervisor.log").for_actor("supervisor")
+        self.history = History(run_dir / "history.jsonl")
+        self.names = [n.name for n in self.cfg.nodes]
+        self.procs = {
+            n.name: NodeProcess(
+                n.name, run_dir / CONFIG_NAME, run_dir / "nodes" / n.name, self.cfg.seed
+            )
+            for n in self.cfg.nodes
+        }
+        self.status: dict[str, dict[str, Any]] = {}
+        self.status_mono: dict[str, float] = {}
+        self.nemesis = Nemesis(
+            nodes=self.names,
+            procs=self.procs,
+            rng=random.Random(self.cfg.seed),
+            history=self.history,
+            log=self.log,
+            roles=self._roles,
+            launch=self._launch,
+        )
+        self._seq = itertools.count(1)
+        self._pending: list[tuple[list[bytes], float]] = []  # status queries waiting for replies
+        self._running = True
+        self.started_mono = time.monotonic()
+
+    # --- sockets -----------------------------------------------------------------------------
+    def _open_sockets(self) -> None:
+        self.ctx = zmq.Context()
+        self.control = self.ctx.socket(zmq.ROUTER)
+        self.control.setsockopt(zmq.LINGER, 0)
+        port = self.control.bind_to_random_port("tcp://127.0.0.1")
+        self.control_endpoint = f"tcp://127.0.0.1:{port}"
+        self.dealers: dict[str, zmq.Socket] = {}
+        self.poller = zmq.Poller()
+        self.poller.register(self.control, zmq.POLLIN)
+        for spec in self.cfg.nodes:
+            d = self.ctx.socket(zmq.DEALER)
+            d.setsockopt(zmq.LINGER, 0)
+            d.setsockopt(zmq.IMMEDIATE, 1)
+            d.setsockopt(zmq.RECONNECT_IVL, 100)
+            d.setsockopt(zmq.RECONNECT_IVL_MAX, 500)
+            d.connect(spec.peer_endpoint)
+            self.dealers[spec.name] = d
+            self.poller.register(d, zmq.POLLIN)
+
+    def _send_node(self, name: str, msg: Any) -> None:
+        frame = codec.encode(codec.Envelope(SUPERVISOR, "control", msg), self.cfg.token)
+        try:
+            self.dealers[name].send(frame, zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # not connected (down or starting): the next poll will try again
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def _launch(self, proc: NodeProcess, rebooting: bool = False) -> None:
+        proc.launch(rebooting=rebooting)
+        self.status.pop(proc.name, None)
+        self.history.record(
+            "node", node=proc.name, event="launched", pid=proc.popen.pid, rebooting=rebooting
+        )
+        self.log("node.launched", target=proc.name, pid=proc.popen.pid)
+
+    def serve(self) -> int:
+        self._open_sockets()
+        info = {"pid": os.getpid(), "control": self.control_endpoint, "cluster": self.cfg.name}
+        tmp = self.run_dir / (INFO_NAME + ".tmp")
+        tmp.write_text(json.dumps(info))
+        os.replace(tmp, self.run_dir / INFO_NAME)
+        self._write_cluster_json()
+        self.history.record("run", event="start", seed=self.cfg.seed, cluster=self.cfg.name)
+        self.log("supervisor.start", run_dir=str(self.run_dir), seed=self.cfg.seed)
+        for proc in self.procs.values():
+            self._launch(proc)
+        schedule = sorted(
+            ((self.started_mono + f.at, i, f) for i, f in enumerate(self.cfg.faults)),
+            key=lambda x: x[:2],
+        )
+        next_poll = next_push = 0.0
+        while self._running:
+            now = time.monotonic()
+            while schedule and schedule[0][0] <= now:
+                _, _, entry = schedule.pop(0)
+                self._start_fault(entry.spec, entry.duration, origin=f"config line {entry.line}")
+            self.nemesis.expire(now)
+            self._reap()
+            if now >= next_poll:
+                self._poll_nodes()
+                next_poll = now + STATUS_POLL_S
+            if now >= next_push:
+                self._push_rules()
+                next_push = now + RULES_REPUSH_S
+            self._answer_due_queries(now)
+            timeout = min(next_poll, next_push, schedule[0][0] if schedule else next_poll) - now
+            if self._pending:
+                timeout = min(timeout, self._pending[0][1] - now)
+            for sock, _ in self.poller.poll(max(1, int(timeout * 1000))):
+                if sock is self.control:
+                    self._handle_control()
+                else:
+                    self._handle_node_reply(sock)
+        self._shutdown()
+        return 0
+
+    def _write_cluster_json(self) -> None:
+        nodes = [
+            {
+                "name": n.name,
+                "address": n.address,
+                "client_url": n.client_url,
+                "peer_url": n.peer_url,
+            }
+            for n in self.cfg.nodes
+        ]
+        data = {
+            "cluster": self.cfg.name,
+            "token": self.cfg.token,
+            "seed": self.cfg.seed,
+            "nodes": nodes,
+        }
+        (self.run_dir / "cluster.json").write_text(json.dumps(data, indent=2))
+
+    def _reap(self) -> None:
+        for proc in self.procs.values():
+            code = proc.poll_exit()
+            if code is None:
+                continue
+            if proc.wants_reboot:
+                self.history.record("node", node=proc.name, event="rebooting")
+                self.log("node.rebooting", target=proc.name)
+                proc.restarts += 1
+                self._launch(proc, rebooting=True)
+                continue
+            proc.state = NodeState.DOWN
+            if not proc.expected_exit:
+                self.history.record("node", node=proc.name, event="exited", code=code)
+                self.log(
+                    "node.exited",
+                    level="error",
+                    target=proc.name,
+                    code=code,
+                    hint=f"see {proc.data_dir / 'stderr.log'}",
+                )
+
+    def _shutdown(self) -> None:
+        self.log("supervisor.stopping")
+        for proc in self.procs.values():
+            proc.expected_exit = True
+            if proc.alive:
+                proc.signal(signal.SIGCONT)
+                proc.signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for proc in self.procs.values():
+            if proc.popen is not None:
+                try:
+                    proc.popen.wait(max(0.1, deadline - time.monotonic()))
+                except Exception:
+                    proc.kill()
+            proc.state = NodeState.DOWN
+        self.history.record("run", event="stop")
+        self.log("supervisor.stopped")
+        self.ctx.destroy(linger=0)
+        try:
+            (self.run_dir / INFO_NAME).unlink()
+        except FileNotFoundError:
+            pass
+
+    # --- node status ------------------------------------------------------------------------
+    def _poll_nodes(self) -> None:
+        seq = next(self._seq)
+        for name, proc in self.procs.items():
+            if proc.alive and proc.state is not NodeState.PAUSED:
+                self._send_node(name, NodeStatusRequest(seq))
+
+    def _handle_node_reply(self, sock: zmq.Socket) -> None:
+        while True:
+            try:
+                frame = sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                env = codec.decode(frame, self.cfg.token)
+            except codec.FrameRejected:
+                continue
+            if not isinstance(env.message, NodeStatusReply):
+                continue
+            name = env.source
+            proc = self.procs.get(name)
+            if proc is None or not proc.alive or env.message.status.get("pid") != proc.pid:
+                continue  # an answer from a process that has since gone
+            self.status[name] = env.message.status
+            self.status_mono[name] = time.monotonic()
+            if env.message.status.get("ready") and proc.state in (
+                NodeState.STARTING,
+                NodeState.REBOOTING,
+            ):
+                proc.state = NodeState.UP
+                self.log("node.up", target=name, pid=proc.pid)
+            if (
+                proc.state is NodeState.UP
+                and env.message.status.get("fault_rules_version", 0) < self.nemesis.rules_version
+            ):
+                self._send_node(name, SetLinkRules(self.nemesis.rules_version, self.nemesis.rules))
+
+    def _roles(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: st.get("raft", {})
+            for name, st in self.status.items()
+            if self.procs[name].state is NodeState.UP
+        }
+
+    def _push_rules(self) -> None:
+        msg = SetLinkRules(self.nemesis.rules_version, self.nemesis.rules)
+        for name, proc in self.procs.items():
+            if proc.alive:
+                self._send_node(name, msg)
+
+    def report(self) -> dict[str, Any]:
+        now = time.monotonic()
+        nodes = []
+        for spec in self.cfg.nodes:
+            proc = self.procs[spec.name]
+            st = self.status.get(spec.name, {}) if proc.alive else {}
+            fresh = now - self.status_mono.get(spec.name, 0) <= STALE_S
+            state = proc.state
+            entry: dict[str, Any] = {
+                "name": spec.name,
+                "address": spec.address,
+                "pid": proc.pid,
+                "state": state.value,
+                "uptime_s": round(now - proc.started_mono, 1) if proc.alive else None,
+                "peers": st.get("peers", {}) if state is NodeState.UP and fresh else {},
+                "rejected_frames": st.get("rejected_frames", 0),
+                "restarts": proc.restarts,
+                "last_exit": proc.last_exit,
+            }
+            for key, value in st.items():
+                if key not in entry and key not in (
+                    "name",
+                    "pid",
+                    "ready",
+                    "uptime_s",
+                    "transport",
+                ):
+                    entry[key] = value
+            nodes.append(entry)
+        return {
+            "cluster": self.cfg.name,
+            "run_dir": str(self.run_dir),
+            "seed": self.cfg.seed,
+            "supervisor_pid": os.getpid(),
+            "active_faults": [
+                {"id": f.id, "fault": f.spec.describe(), "nodes": list(f.nodes)}
+                for f in self.nemesis.active.values()
+            ],
+            "nodes": nodes,
+        }
+
+    # --- run.py requests --------------------------------------------------------------------
+    def _handle_control(self) -> None:
+        while True:
+            try:
+                parts = self.control.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if len(parts) < 2:
+                continue
+            route, body = parts[:-1], parts[-1]
+            try:
+                msg = unpack(body)
+            except WireError as exc:
+                self._reply(route, Failure(f"bad request: {exc}"))
+                continue
+            if isinstance(msg, ClusterStatusQuery):
+                self._poll_nodes()
+                self._pending.append((route, time.monotonic() + QUERY_WAIT_S))
+            elif isinstance(msg, FaultCommand):
+                self._reply(route, self._fault_command(msg))
+            elif isinstance(msg, Shutdown):
+                self._running = False
+                self._reply(route, Ack("stopping"))
+            else:
+                self._reply(route, Failure(f"unknown request {type(msg).__name__}"))
+
+    def _answer_due_queries(self, now: float) -> None:
+        while self._pending and self._pending[0][1] <= now:
+            route, _ = self._pending.pop(0)
+            self._reply(route, ClusterStatus(self.report()))
+
+    def _reply(self, route: list[bytes], msg: Any) -> None:
+        self.control.send_multipart([*route, pack(msg)])
+
+    def _fault_command(self, cmd: FaultCommand) -> Any:
+        try:
+            spec = parse_fault(cmd.fault, self.names)
+            fault = self._start_fault(
+                spec, cmd.duration_s, origin="run.py fault", raise_errors=True
+            )
+        except FaultError as exc:
+            return Failure(str(exc))
+        return FaultStarted(fault.id, spec.describe(), fault.nodes)
+
+    def _start_fault(self, spec, duration, origin: str, raise_errors: bool = False):
+        try:
+            fault = self.nemesis.start(spec, duration, time.monotonic(), origin)
+        except FaultError as exc:
+            self.log(
+                "fault.failed",
+                level="warning",
+                fault=spec.describe(),
+                error=str(exc),
+                origin=origin,
+            )
+            if raise_errors:
+                raise
+            return None
+        self._push_rules()
+        return fault
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="emulator.supervisor")
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--seed", type=int)
+    args = parser.parse_args(argv)
+    try:
+        sup = Supervisor(Path(args.run_dir).resolve(), seed=args.seed)
+    except ConfigErrors as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+    def stop(*_: Any) -> None:
+        sup._running = False
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return sup.serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
