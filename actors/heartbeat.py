@@ -71,6 +71,7 @@ class Heartbeat(NodeActor):
         self.interval = interval
         self.table = PeerTable(ctx.peers, window=3 * interval)
         self._seq = 0
+        ctx.views["peers"] = self.table.view
 
     def on_start(self) -> None:
         self.ctx.ticker.subscribe(self.actor_ref, self.interval)

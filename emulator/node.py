@@ -73,26 +73,21 @@ class Node:
 
     def status(self) -> dict[str, Any]:
         now = time.monotonic()
-        peers = self._peer_view(now)
         out: dict[str, Any] = {
             "name": self.spec.name,
             "pid": os.getpid(),
             "address": self.spec.address,
             "ready": self.ready,
             "uptime_s": round(now - self.started, 3),
-            "peers": peers,
         }
+        for name, view in list(self.ctx.views.items()):
+            out[name] = view(now)
         for section, values in self.ctx.board.snapshot().items():
-            out[section] = values
+            if section == "top":  # fields shown as columns of their own
+                out.update(values)
+            else:
+                out[section] = values
         return out
-
-    def _peer_view(self, now: float) -> dict[str, Any]:
-        ref = self.actors.get("heartbeat")
-        if ref is None:
-            return {}
-        # Read the actor's table directly: a plain-data read, no message round trip from the
-        # transport thread (which must never block on an actor).
-        return ref._actor.table.view(now)
 
     def request_stop(self, code: int = 0) -> None:
         self.exit_code = code

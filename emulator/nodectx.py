@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ class NodeContext:
     transport: Any  # emulator.transport.Transport (or the simulator's stand-in)
     ticker: Any
     board: StatusBoard = field(default_factory=StatusBoard)
+    # Status providers callable from any thread (the transport answers status requests with
+    # them): name -> f(now_monotonic) -> value. Each reads plain data its actor keeps current.
+    views: dict[str, Callable[[float], Any]] = field(default_factory=dict)
     seed: int = 0
 
     def actor_log(self, actor: str) -> ActorLog:
@@ -76,4 +80,10 @@ class NodeActor(pykka.ThreadingActor):
         self.log.warning("actor.unexpected_local", type=type(message).__name__)
 
     def on_failure(self, exception_type, exception_value, traceback) -> None:
-        self.log.error("actor.crashed", error=f"{exception_type.__name__}: {exception_value}")
+        import traceback as tb
+
+        self.log.error(
+            "actor.crashed",
+            error=f"{exception_type.__name__}: {exception_value}",
+            traceback="".join(tb.format_tb(traceback)),
+        )

@@ -33,7 +33,7 @@ class Ticker(threading.Thread):
         self._subs: list[_Subscription] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self.rate = 1.0
 
     def subscribe(self, ref: Any, period_s: float) -> None:
@@ -46,12 +46,12 @@ class Ticker(threading.Thread):
         self._wake.set()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self._wake.set()
         self.join(timeout=2)
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             now = time.monotonic()
             with self._lock:
                 subs = list(self._subs)

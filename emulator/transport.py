@@ -75,7 +75,7 @@ class Transport(threading.Thread):
         self._push_sockets: list[zmq.Socket] = []
         self._push_lock = threading.Lock()
         self._actors: dict[str, Any] = {}
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self.shaper = LinkShaper(name, random.Random(seed))
@@ -113,7 +113,7 @@ class Transport(threading.Thread):
             raise RuntimeError(f"transport failed to start on {self._bind}: {self._error}")
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self.join(timeout=5)
 
     # --- the thread ----------------------------------------------------------------------------
@@ -167,7 +167,7 @@ class Transport(threading.Thread):
         self._ctx.term()
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             timeout = 200
             if self._delayed:
                 timeout = max(
