@@ -1,0 +1,591 @@
+"""The cloud-config model: what a CoreOS machine reads at boot, as frozen dataclasses.
+
+Key names and accepted values mirror coreos-cloudinit (``config/*.go``): ``hostname``,
+``ssh_authorized_keys``, ``write_files``, and under ``coreos``: ``etcd2``, ``fleet``, ``update``,
+``locksmith``, ``units`` (with ``drop-ins``). Hyphen and underscore spellings are one key.
+Keys CoreOS knows but the emulator does not model (TLS files, ``flannel``, ``users`` …) and keys
+nobody knows are warnings; wrong types and bad values are errors. ``$private_ipv4`` and
+``$public_ipv4`` are substituted in every text, as coreos-cloudinit does before parsing.
+
+Checks borrowed from the programs that would read the values: etcd refuses an election timeout
+under 5x the heartbeat interval or over 50 s, and ``discovery`` together with ``initial-cluster``;
+locksmithd wants a reboot window's start and length together.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit
+
+from emulator.config import yamlsource as ys
+from emulator.config.yamlsource import Entry, Kind, Loc, ProblemLog, YNode
+
+CLOUD_CONFIG_HEADER = "#cloud-config"
+MAX_ELECTION_MS = 50000  # etcd's maxElectionMs
+
+
+class RebootStrategy(str, Enum):
+    ETCD_LOCK = "etcd-lock"
+    REBOOT = "reboot"
+    OFF = "off"
+    BEST_EFFORT = "best-effort"  # CoreOS's default: etcd-lock if etcd is configured, else reboot
+
+
+class ProxyMode(str, Enum):
+    OFF = "off"
+    ON = "on"
+    READONLY = "readonly"
+
+
+class ClusterState(str, Enum):
+    NEW = "new"
+    EXISTING = "existing"
+
+
+class UnitCommand(str, Enum):
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    RELOAD = "reload"
+    TRY_RESTART = "try-restart"
+    RELOAD_OR_RESTART = "reload-or-restart"
+    RELOAD_OR_TRY_RESTART = "reload-or-try-restart"
+
+
+def _values(enum: type[Enum]) -> tuple[str, ...]:
+    return tuple(m.value for m in enum)
+
+
+@dataclass(frozen=True)
+class Etcd2Options:
+    name: str | None = None
+    discovery: str | None = None
+    initial_cluster: str | None = None  # "core-01=http://127.0.10.1:2380,core-02=…"
+    initial_cluster_token: str | None = None
+    initial_cluster_state: ClusterState = ClusterState.NEW
+    advertise_client_urls: tuple[str, ...] = ()
+    initial_advertise_peer_urls: tuple[str, ...] = ()
+    listen_client_urls: tuple[str, ...] = ()
+    listen_peer_urls: tuple[str, ...] = ()
+    heartbeat_interval: int = 100  # ms
+    election_timeout: int = 1000  # ms
+    snapshot_count: int = 10000
+    proxy: ProxyMode = ProxyMode.OFF
+    data_dir: str | None = None
+
+    @property
+    def is_member(self) -> bool:
+        """A Raft member; proxies (``proxy: on|readonly``) only forward."""
+        return self.proxy is ProxyMode.OFF
+
+    def initial_cluster_members(self) -> dict[str, str]:
+        """``initial-cluster`` as name → peer URL (a name's first URL when it lists several)."""
+        return parse_initial_cluster(self.initial_cluster or "")
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    public_ip: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    agent_ttl: float = 30.0  # seconds
+    engine_reconcile_interval: float = 2.0  # seconds
+    etcd_servers: tuple[str, ...] = ()
+    verbosity: int = 0
+
+
+@dataclass(frozen=True)
+class UpdateOptions:
+    reboot_strategy: RebootStrategy = RebootStrategy.BEST_EFFORT
+    group: str = "stable"
+    server: str | None = None
+
+
+@dataclass(frozen=True)
+class LocksmithOptions:
+    window_start: str | None = None  # "Thu 04:00" or "04:00"
+    window_length: str | None = None  # "1h30m"
+    group: str | None = None
+    endpoint: str | None = None
+
+    @property
+    def window_length_seconds(self) -> float | None:
+        return None if self.window_length is None else go_duration(self.window_length)
+
+    @property
+    def window_start_parts(self) -> tuple[int | None, int, int] | None:
+        """(weekday 0=Mon … 6=Sun or None for every day, hour, minute)."""
+        return None if self.window_start is None else window_start(self.window_start)
+
+
+@dataclass(frozen=True)
+class DropIn:
+    name: str
+    content: str = ""
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    command: UnitCommand | None = None
+    content: str | None = None
+    enable: bool = False
+    runtime: bool = False
+    mask: bool = False
+    drop_ins: tuple[DropIn, ...] = ()
+
+
+@dataclass(frozen=True)
+class WriteFile:
+    path: str
+    content: str = ""
+    permissions: str | None = None  # as written, e.g. "0644"
+    owner: str | None = None
+    encoding: str | None = None  # base64|b64|gz|gzip|gz+base64|… as coreos-cloudinit
+
+    @property
+    def mode(self) -> int:
+        return int(self.permissions, 8) if self.permissions else 0o644
+
+    def data(self) -> bytes:
+        """The file's bytes, decoded per ``encoding``."""
+        return decode_content(self.content, self.encoding)
+
+
+@dataclass(frozen=True)
+class CloudConfig:
+    hostname: str | None = None
+    ssh_authorized_keys: tuple[str, ...] = ()
+    write_files: tuple[WriteFile, ...] = ()
+    etcd2: Etcd2Options = field(default_factory=Etcd2Options)
+    fleet: FleetOptions = field(default_factory=FleetOptions)
+    update: UpdateOptions = field(default_factory=UpdateOptions)
+    locksmith: LocksmithOptions = field(default_factory=LocksmithOptions)
+    units: tuple[Unit, ...] = ()
+
+    def unit(self, name: str) -> Unit | None:
+        return next((u for u in self.units if u.name == name), None)
+
+
+# --- CoreOS value formats ----------------------------------------------------------------------
+
+ENCODINGS = ("base64", "b64", "gz", "gzip", "gz+base64", "gzip+base64", "gz+b64", "gzip+b64")
+_PERMISSIONS = re.compile(r"^0?[0-7]{3,4}$")
+_WINDOW_START = re.compile(
+    r"^(?:(?P<day>sun|mon|tue|wed|thu|fri|sat) )?0*(?P<h>1?[0-9]|2[0-3]):0*(?P<m>[1-5]?[0-9])$",
+    re.I,
+)
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_GO_DURATION_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)"
+_GO_DURATION = re.compile(rf"^(?:{_GO_DURATION_PART})+$")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+
+
+_HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
+
+
+def hostname(value: str) -> str:
+    if len(value) > 253 or not _HOSTNAME.match(value):
+        raise ValueError(f"{value!r} is not a valid hostname (letters, digits, hyphens, dots)")
+    return value
+
+
+def check_url(url: str, *, need_port: bool = False) -> str:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{url!r} is not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s)://host:port URL")
+    if need_port and port is None:
+        raise ValueError(f"{url!r} needs a port to listen on")
+    return url
+
+
+def go_duration(value: str) -> float:
+    """A Go duration as locksmith takes it (``1h30m``, ``90s``) → seconds."""
+    text = value.strip()
+    if not _GO_DURATION.match(text):
+        raise ValueError(f"{value!r} is not a duration like 1h30m or 45m")
+    return sum(float(n) * _GO_UNITS[u] for n, u in re.findall(_GO_DURATION_PART, text))
+
+
+def duration_seconds(node: YNode) -> float:
+    """fleet's durations: ``30s``, ``500ms``, a number of seconds, or a Go duration (``1m30s``)."""
+    try:
+        return ys.seconds(node)
+    except ValueError as exc:
+        try:
+            value = go_duration(ys.text(node))
+        except ValueError:
+            raise exc from None
+        if value <= 0:
+            raise ValueError(f"must be more than zero, got {node.raw}") from None
+        return value
+
+
+def window_start(value: str) -> tuple[int | None, int, int]:
+    """A locksmith window start (``Thu 04:00`` or ``04:00``) → (weekday 0=Mon or None, h, m)."""
+    m = _WINDOW_START.match(value.strip())
+    if not m:
+        raise ValueError(f"{value!r} is not a window start like 'Thu 04:00' or '04:00'")
+    day = _DAYS.index(m["day"].lower()) if m["day"] else None
+    return day, int(m["h"]), int(m["m"])
+
+
+def permissions(value: str) -> str:
+    if not _PERMISSIONS.match(value):
+        raise ValueError(f"{value!r} is not an octal file mode like '0644'")
+    return value
+
+
+def absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} is not an absolute path")
+    return value
+
+
+def decode_content(content: str, encoding: str | None) -> bytes:
+    """write_files content per its encoding (base64 and/or gzip), as coreos-cloudinit decodes."""
+    data = content.encode()
+    try:
+        if encoding and ("base64" in encoding or "b64" in encoding):
+            data = base64.b64decode(data, validate=True)
+        if encoding and encoding.startswith("gz"):
+            data = gzip.decompress(data)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"content does not decode as {encoding}: {exc}") from None
+    return data
+
+
+def parse_initial_cluster(value: str) -> dict[str, str]:
+    """``name=url,name=url`` → {name: first url}; raises ValueError on a malformed pair."""
+    members: dict[str, str] = {}
+    for pair in (p.strip() for p in value.split(",") if p.strip()):
+        name, sep, url = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"{pair!r} is not name=peer-url")
+        members.setdefault(name.strip(), check_url(url.strip()))
+    return members
+
+
+def initial_cluster_text(value: str) -> str:
+    if not parse_initial_cluster(value):
+        raise ValueError("names no member")
+    return value
+
+
+def metadata_pairs(value: str) -> dict[str, str]:
+    """fleet metadata as fleet takes it: ``"region=us-east,disk=ssd"``."""
+    result: dict[str, str] = {}
+    for pair in (p for p in value.split(",") if p.strip()):
+        key, sep, val = pair.partition("=")
+        if not sep or not key.strip() or "=" in val:
+            raise ValueError(f"metadata {pair.strip()!r} is not key=value")
+        result[key.strip()] = val.strip()
+    return result
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+_TOP_NOT_EMULATED = ("users", "manage_etc_hosts")
+_COREOS_NOT_EMULATED = ("etcd", "flannel", "oem")
+_ETCD2_NOT_EMULATED = (
+    "ca-file", "cert-file", "client-cert-auth", "cors", "debug", "discovery-fallback",
+    "discovery-srv", "discovery-proxy", "enable-pprof", "force-new-cluster", "key-file",
+    "log-package-levels", "max-snapshots", "max-wals", "peer-ca-file", "peer-cert-file",
+    "peer-key-file", "peer-client-cert-auth", "peer-trusted-ca-file", "proxy-dial-timeout",
+    "proxy-failure-wait", "proxy-read-timeout", "proxy-refresh-interval", "proxy-write-timeout",
+    "strict-reconfig-check", "trusted-ca-file", "wal-dir",
+)  # fmt: skip
+_FLEET_NOT_EMULATED = ("etcd-cafile", "etcd-certfile", "etcd-keyfile", "etcd-request-timeout")
+_LOCKSMITH_NOT_EMULATED = (
+    "etcd-cafile", "etcd-certfile", "etcd-keyfile", "etcd-username", "etcd-password",
+)  # fmt: skip
+_UNIT_SUFFIXES = (
+    ".service", ".socket", ".timer", ".target", ".mount", ".automount", ".path", ".slice",
+    ".scope", ".swap", ".device", ".network", ".netdev", ".link",
+)  # fmt: skip
+
+
+def cloud_config_tree(node: YNode | None, log: ProblemLog) -> YNode | None:
+    """The tree of a ``cloud-config:`` value: a ``#cloud-config`` text block or a mapping."""
+    if node is None or node.is_null:
+        return None
+    if node.kind is Kind.MAP:
+        return node
+    if node.kind is Kind.SCALAR and isinstance(node.value, str):
+        first = node.value.split("\n", 1)[0].rstrip("\r")
+        if first != CLOUD_CONFIG_HEADER:
+            log.error(node, f"a cloud-config text must start with the line {CLOUD_CONFIG_HEADER!r}")
+        tree = ys.parse_embedded(node, log)
+        if tree is not None and tree.kind is not Kind.MAP:
+            log.error(tree, f"a cloud-config is a mapping, got {tree.describe()}")
+            return None
+        return tree
+    log.error(node, f"expected a '#cloud-config' text block or a mapping, got {node.describe()}")
+    return None
+
+
+def parse_cloud_config(
+    text: str,
+    *,
+    file: str = "<cloud-config>",
+    substitutions: Mapping[str, str] | None = None,
+    log: ProblemLog | None = None,
+) -> CloudConfig:
+    """Parse a user-data text (first line ``#cloud-config``).
+
+    Without ``log``, raises :class:`ConfigErrors` on errors; with it, records problems there."""
+    own = log is None
+    log = log or ProblemLog(file)
+    if text.split("\n", 1)[0].rstrip("\r") != CLOUD_CONFIG_HEADER:
+        log.error(
+            Loc(1, ""), f"a cloud-config text must start with the line {CLOUD_CONFIG_HEADER!r}"
+        )
+    tree = ys.parse_yaml(text, log)
+    if tree is not None and tree.kind is not Kind.MAP:
+        log.error(tree, f"a cloud-config is a mapping, got {tree.describe()}")
+        tree = None
+    cc, _ = read_cloud_config(tree, log, substitutions=substitutions)
+    if own:
+        log.raise_if_errors()
+    return cc
+
+
+Places = dict[str, Entry]  # "etcd2.name" → the entry that set it (for checks across nodes)
+
+
+def read_cloud_config(
+    tree: YNode | None, log: ProblemLog, *, substitutions: Mapping[str, str] | None = None
+) -> tuple[CloudConfig, Places]:
+    """Build a CloudConfig from a located tree; problems go to ``log``, defaults fill the gaps."""
+    return _Reading(log, substitutions or {}).cloud_config(tree)
+
+
+_STAND_INS = {"private_ipv4": "192.0.2.1", "public_ipv4": "192.0.2.2"}  # TEST-NET-1 addresses
+
+
+class _Reading:
+    def __init__(self, log: ProblemLog, subs: Mapping[str, str]):
+        self.log = log
+        self.subs = subs
+        self.places: Places = {}
+
+    # scalar readers: substitute $private_ipv4 …, but name the value as written in messages
+    def text(self, node: YNode) -> str:
+        return ys.substitute(ys.text(node), self.subs)
+
+    def _check(self, raw: str, check: Callable[[str], Any]) -> str:
+        """Check ``raw`` with stand-in addresses, so a message reads the same for every node."""
+        try:
+            check(ys.substitute(raw, {k: _STAND_INS.get(k, v) for k, v in self.subs.items()}))
+        except ValueError as exc:
+            message = str(exc)
+            for name, stand_in in _STAND_INS.items():
+                message = message.replace(stand_in, f"${name}")
+            raise ValueError(message) from None
+        return ys.substitute(raw, self.subs)
+
+    def checked(self, check: Callable[[str], Any]) -> ys.Reader:
+        return lambda node: self._check(ys.text(node), check)
+
+    def urls(self, node: YNode, *, need_port: bool = False) -> tuple[str, ...]:
+        """URLs as etcd takes them: ``"http://a:2379,http://b:2379"`` or a YAML list."""
+        urls: list[str] = []
+        for part in node.items if node.kind is Kind.SEQ else (node,):
+            try:
+                for raw in ys.text(part).split(","):
+                    urls.append(
+                        self._check(raw.strip(), lambda u: check_url(u, need_port=need_port))
+                    )
+            except ValueError as exc:
+                raise ys.LocatedError(part, str(exc)) from None
+        return tuple(urls)
+
+    def metadata(self, node: YNode) -> dict[str, str]:
+        """``"k=v,k2=v2"`` or a YAML mapping."""
+        if node.kind is Kind.MAP:
+            return {e.key: self.text(e.node) for e in node.entries}
+        return metadata_pairs(self._check(ys.text(node), metadata_pairs))
+
+    def listen_urls(self, node: YNode) -> tuple[str, ...]:
+        return self.urls(node, need_port=True)
+
+    def section(
+        self,
+        name: str,
+        node: YNode | None,
+        readers: Mapping[str, ys.Reader],
+        ignored: tuple[str, ...] = (),
+    ) -> ys.Section:
+        sec = ys.read_section(node, readers, self.log, not_emulated=ignored)
+        for key, entry in sec.entries.items():
+            self.places[f"{name}.{key}"] = entry
+        return sec
+
+    def cloud_config(self, tree: YNode | None) -> tuple[CloudConfig, Places]:
+        top = self.section("", tree, {
+            "hostname": self.checked(hostname),
+            "ssh_authorized_keys": lambda n: tuple(ys.substitute(k, self.subs) for k in ys.text_list(n)),
+            "write_files": self.write_files,
+            "coreos": lambda n: n,
+        }, _TOP_NOT_EMULATED)  # fmt: skip
+        coreos = self.section("coreos", top.get("coreos"), {
+            "etcd2": lambda n: n, "fleet": lambda n: n, "update": lambda n: n,
+            "locksmith": lambda n: n, "units": self.units,
+        }, _COREOS_NOT_EMULATED)  # fmt: skip
+        cc = CloudConfig(
+            hostname=top.get("hostname"),
+            ssh_authorized_keys=top.get("ssh_authorized_keys", ()),
+            write_files=top.get("write_files", ()),
+            etcd2=self.etcd2(coreos.get("etcd2")),
+            fleet=self.fleet(coreos.get("fleet")),
+            update=self.update(coreos.get("update")),
+            locksmith=self.locksmith(coreos.get("locksmith")),
+            units=coreos.get("units", ()),
+        )
+        return cc, self.places
+
+    def etcd2(self, node: YNode | None) -> Etcd2Options:
+        millis = ys.millis
+        sec = self.section("etcd2", node, {
+            "name": self.text, "discovery": self.text,
+            "initial-cluster": self.checked(initial_cluster_text),
+            "initial-cluster-token": self.text,
+            "initial-cluster-state": ys.enum_reader(ClusterState),
+            "advertise-client-urls": self.urls, "initial-advertise-peer-urls": self.urls,
+            "listen-client-urls": self.listen_urls, "listen-peer-urls": self.listen_urls,
+            "heartbeat-interval": millis, "election-timeout": millis,
+            "snapshot-count": lambda n: ys.integer(n, minimum=1),
+            "proxy": ys.enum_reader(ProxyMode), "data-dir": self.text,
+        }, _ETCD2_NOT_EMULATED)  # fmt: skip
+        opts = Etcd2Options(**sec.values)
+        hb, el = opts.heartbeat_interval, opts.election_timeout
+        where = sec.where("election_timeout") or sec.where("heartbeat_interval")
+        if where is not None and 5 * hb > el:
+            self.log.error(
+                where.node,
+                f"election-timeout ({el} ms) must be at least 5 times heartbeat-interval ({hb} ms), as etcd requires",
+            )
+        if sec.where("election_timeout") is not None and el > MAX_ELECTION_MS:
+            self.log.error(
+                sec.where("election_timeout").node,
+                f"election-timeout ({el} ms) is too long for etcd (at most {MAX_ELECTION_MS} ms)",
+            )
+        if opts.discovery and opts.initial_cluster:
+            self.log.error(
+                sec.where("discovery"),
+                "discovery and initial-cluster are both set; etcd takes one bootstrap method",
+            )
+        return opts
+
+    def fleet(self, node: YNode | None) -> FleetOptions:
+        sec = self.section("fleet", node, {
+            "public-ip": self.checked(ip_address),
+            "metadata": self.metadata,
+            "agent-ttl": duration_seconds, "engine-reconcile-interval": duration_seconds,
+            "etcd-servers": self.urls,
+            "verbosity": lambda n: ys.integer(n, minimum=0),
+        }, _FLEET_NOT_EMULATED)  # fmt: skip
+        return FleetOptions(**sec.values)
+
+    def update(self, node: YNode | None) -> UpdateOptions:
+        sec = self.section("update", node, {
+            "reboot-strategy": ys.enum_reader(RebootStrategy),
+            "group": lambda n: ys.nonempty(self.text(n)), "server": self.text,
+        })  # fmt: skip
+        return UpdateOptions(**sec.values)
+
+    def locksmith(self, node: YNode | None) -> LocksmithOptions:
+        sec = self.section("locksmith", node, {
+            "window-start": self.checked(window_start),
+            "window-length": self.checked(go_duration),
+            "group": self.text, "endpoint": self.text,
+        }, _LOCKSMITH_NOT_EMULATED)  # fmt: skip
+        start, length = sec.where("window_start"), sec.where("window_length")
+        if (start is None) != (length is None):
+            given = start or length
+            self.log.error(given, "locksmith needs window-start and window-length together")
+        return LocksmithOptions(**sec.values)
+
+    def _items(self, node: YNode, what: str) -> list[YNode]:
+        if node.kind is not Kind.SEQ:
+            raise ValueError(f"expected a list of {what}, got {node.describe()}")
+        return list(node.items)
+
+    def _present(self, sec: ys.Section, item: YNode, key: str) -> bool:
+        """Was ``key`` given? (Logs it as required if not; a bad value was logged already.)"""
+        if sec.where(key) is None or sec.where(key).node.is_null:
+            if item.kind is Kind.MAP:
+                self.log.error(item, f"{key!r} is required")
+            return False
+        return True
+
+    def units(self, node: YNode) -> tuple[Unit, ...]:
+        units: list[Unit] = []
+        seen: dict[str, YNode] = {}
+        for item in self._items(node, "units"):
+            sec = ys.read_section(item, {
+                "name": self.text, "command": ys.enum_reader(UnitCommand), "content": self.text,
+                "enable": ys.boolean, "runtime": ys.boolean, "mask": ys.boolean,
+                "drop-ins": self.drop_ins,
+            }, self.log)  # fmt: skip
+            if not self._present(sec, item, "name"):
+                continue
+            name = sec.get("name", "")
+            if "name" in sec.values and not name.endswith(_UNIT_SUFFIXES):
+                self.log.error(
+                    sec.where("name").node, f"{name!r} is not a unit name (like etcd2.service)"
+                )
+            elif name in seen:
+                first = seen[name].line
+                self.log.warning(
+                    sec.where("name"),
+                    f"unit {name!r} listed twice (first at line {first}); systemd gets both",
+                )
+            seen.setdefault(name, item)
+            units.append(Unit(**{"name": name, **sec.values}))
+        return tuple(units)
+
+    def drop_ins(self, node: YNode) -> tuple[DropIn, ...]:
+        drops = []
+        for item in self._items(node, "drop-ins"):
+            sec = ys.read_section(item, {"name": self.text, "content": self.text}, self.log)
+            if self._present(sec, item, "name"):
+                if not sec.get("name", "").endswith(".conf"):
+                    self.log.warning(sec.where("name"), "systemd reads only drop-ins named *.conf")
+                drops.append(DropIn(**{"name": "", **sec.values}))
+        return tuple(drops)
+
+    def write_files(self, node: YNode) -> tuple[WriteFile, ...]:
+        files = []
+        for item in self._items(node, "files"):
+            sec = ys.read_section(item, {
+                "path": self.checked(absolute_path), "content": self.text,
+                "permissions": lambda n: ys.checked(ys.text(n), permissions),
+                "owner": self.text, "encoding": ys.choice(*ENCODINGS),
+            }, self.log)  # fmt: skip
+            if not self._present(sec, item, "path"):
+                continue
+            wf = WriteFile(**{"path": "", **sec.values})
+            try:
+                wf.data()
+            except ValueError as exc:
+                self.log.error(sec.where("content") or item, str(exc))
+            files.append(wf)
+        return tuple(files)
