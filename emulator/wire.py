@@ -1,9 +1,9 @@
 """Messages on the wire: frozen dataclasses registered by name, encoded by one msgpack codec.
 
 Every message that crosses a process boundary (peer port, supervisor control) is a frozen
-dataclass decorated with :func:`message`. Its fields are encoded positionally; nested messages
-travel as a msgpack ext type, so a payload may hold lists of entries, snapshots and so on.
-Decoding returns tuples for arrays (``use_list=False``), which keeps frozen dataclasses hashable.
+dataclass decorated with :func:`message`. It is encoded as an array: a tag (a msgpack ext holding
+the type name) followed by its fields in order, so a payload may hold lists of entries, snapshots
+and so on. Decoding returns tuples for arrays, which keeps frozen dataclasses hashable.
 
 Decoding never trusts its input: an unknown type name, a wrong field count or a broken msgpack
 stream raises :class:`WireError`, which callers count and drop.
@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import msgpack
 
-_NESTED_EXT = 1
+_TAG_EXT = 2
 _REGISTRY: dict[str, type] = {}
 T = TypeVar("T")
 
@@ -35,6 +35,7 @@ def message(name: str):
             raise ValueError(f"wire name {name!r} registered twice")
         cls.WIRE_NAME = name  # type: ignore[attr-defined]
         cls._wire_fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[attr-defined]
+        cls._wire_tag = msgpack.ExtType(_TAG_EXT, name.encode())  # type: ignore[attr-defined]
         _REGISTRY[name] = cls
         return cls
 
@@ -53,21 +54,30 @@ def fields_of(obj: Any) -> list[Any]:
 
 
 def _default(obj: Any) -> Any:
-    if hasattr(type(obj), "WIRE_NAME"):
-        body = msgpack.packb([obj.WIRE_NAME, *fields_of(obj)], default=_default, use_bin_type=True)
-        return msgpack.ExtType(_NESTED_EXT, body)
+    # A message becomes an array led by a tag (an ext holding its type name). Returning a list
+    # lets msgpack's C packer carry on in one pass instead of packing each message separately.
+    tag = getattr(type(obj), "_wire_tag", None)
+    if tag is not None:
+        return [tag, *[getattr(obj, f) for f in obj._wire_fields]]
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
+class _Tag(str):
+    """A decoded message tag: the type name, told apart from ordinary strings by its type."""
+
+
 def _ext_hook(code: int, data: bytes) -> Any:
-    if code != _NESTED_EXT:
+    if code != _TAG_EXT:
         raise WireError(f"unknown ext type {code}")
-    parts = msgpack.unpackb(data, ext_hook=_ext_hook, use_list=False, raw=False)
-    if not isinstance(parts, tuple) or not parts:
-        raise WireError("nested message is not an array")
-    return build(parts[0], parts[1:])
+    return _Tag(data.decode("utf-8", "replace"))
+
+
+def _list_hook(items: list) -> Any:
+    if items and type(items[0]) is _Tag:
+        return build(str(items[0]), items[1:])
+    return tuple(items)
 
 
 def build(name: Any, values: Any) -> Any:
@@ -94,7 +104,7 @@ def unpack(data: bytes, max_size: int = 64 << 20) -> Any:
         raise WireError(f"frame of {len(data)} bytes exceeds {max_size}")
     try:
         return msgpack.unpackb(
-            data, ext_hook=_ext_hook, use_list=False, raw=False, strict_map_key=False
+            data, ext_hook=_ext_hook, list_hook=_list_hook, raw=False, strict_map_key=False
         )
     except WireError:
         raise
