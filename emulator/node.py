@@ -59,6 +59,7 @@ class Node:
             seed=cfg.seed,
         )
         self.actors: dict[str, Any] = {}
+        self.etcd: Any = None
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -67,6 +68,9 @@ class Node:
             ref = actor_cls.start(self.ctx)
             self.actors[actor_cls.actor_name] = ref
             self.transport.register(actor_cls.actor_name, ref)
+        from actors.etcd.service import start_etcd
+
+        self.etcd = start_etcd(self.ctx, self.cfg, self.spec, self.transport)
         self.ticker.start()
         self.ready = True
         self.log.event("node", "node.ready", address=self.spec.address, pid=os.getpid())
@@ -77,6 +81,7 @@ class Node:
             "name": self.spec.name,
             "pid": os.getpid(),
             "address": self.spec.address,
+            "client_url": self.spec.client_url,
             "ready": self.ready,
             "uptime_s": round(now - self.started, 3),
         }
@@ -100,6 +105,8 @@ class Node:
 
     def stop(self) -> None:
         self.ticker.stop()
+        if self.etcd is not None:
+            self.etcd.stop()
         for ref in self.actors.values():
             try:
                 ref.stop(timeout=2)

@@ -1,0 +1,371 @@
+"""The etcd member actor: drives the Raft core, its WAL and snapshots, and the v2 keyspace.
+
+Theory of operation. Everything that touches the Raft core or the keyspace runs on this actor's
+thread, so neither needs a lock. Inputs are ticks, Raft messages from peers and client requests
+from the HTTP thread (each carrying a ``reply`` callback that hands the answer back to asyncio).
+After an input the actor runs the Ready cycle — persist (one fsync for the whole batch), send,
+apply, answer — but only once its inbox is empty (or every ``READY_BATCH`` inputs under load):
+that is the group commit that lets one fsync and one AppendEntries carry many client writes.
+
+A write is stamped with a request id and proposed; whichever member applies the entry answers the
+waiting client if the id is its own. Quorum reads go through ReadIndex; plain reads are served from
+the local keyspace, as etcd's v2 API does. TTL expiry is driven by the leader, which proposes a
+SYNC with its clock; every member expires the same keys at the same index.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.etcd import v2api
+from actors.etcd.commands import V2Request
+from actors.etcd.errors import EtcdError
+from actors.etcd.store import ApplyResult, KeyStore
+from actors.raft.core import RaftCore
+from actors.raft.entries import EntryKind
+from actors.raft.ready import RaftConfig, Ready, Role
+from actors.raft.snapfile import SnapshotStore
+from actors.raft.wal import WAL
+from emulator import wire
+from emulator.nodectx import NodeActor, NodeContext
+from emulator.ticker import Tick
+
+RAFT_ACTOR = "raft"
+READY_BATCH = 64
+REQUEST_TIMEOUT_S = 5.0
+SYNC_INTERVAL_S = 0.5
+
+Reply = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class MemberSettings:
+    voters: tuple[str, ...]
+    heartbeat_ms: int = 100
+    election_ms: int = 1000
+    snapshot_count: int = 10000
+    token: str = ""
+
+
+# --- requests from the HTTP thread (local messages, never on the wire) --------------------------
+@dataclass(frozen=True)
+class ClientWrite:
+    request: V2Request
+    no_value_on_success: bool
+    reply: Reply  # called once with a v2api.Response
+
+
+@dataclass(frozen=True)
+class ClientRead:
+    read: v2api.Read
+    reply: Reply  # called once with a v2api.Response
+
+
+@dataclass(frozen=True)
+class ClientWatch:
+    watch: v2api.Watch
+    started: Reply  # called once with a WatchStarted
+    sink: Reply  # called with each later event (store Event) that matches
+    cancelled: Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class WatchStarted:
+    error: v2api.Response | None  # e.g. 401: the index is older than the history keeps
+    events: tuple[Any, ...]  # found in the history: answer with these at once
+    start_index: int
+    raft_index: int
+    raft_term: int
+
+
+@dataclass(frozen=True)
+class ClientCall:
+    """Run ``fn(member)`` on the member's thread and reply with its result (stats, members)."""
+
+    fn: Callable[[EtcdMember], Any]
+    reply: Reply
+
+
+@dataclass
+class _Pending:
+    reply: Reply
+    deadline: float
+    read: Any = None
+    no_value: bool = False
+
+
+@dataclass
+class MemberCounters:
+    proposals_committed: int = 0
+    proposals_failed: int = 0
+    leader_changes: int = 0
+    applied: int = 0
+    fsyncs: list[float] = field(default_factory=list)
+
+
+class EtcdMember(NodeActor):
+    actor_name = RAFT_ACTOR
+
+    def __init__(self, ctx: NodeContext, settings: MemberSettings, metrics: Any = None):
+        super().__init__(ctx)
+        self.settings = settings
+        self.metrics = metrics
+        self.counters = MemberCounters()
+        self._writes: dict[str, _Pending] = {}
+        self._reads: dict[bytes, _Pending] = {}
+        self._read_waits: list[tuple[int, _Pending]] = []  # ReadIndex answered, waiting to apply
+        self._since_ready = 0
+        self._last_sync = 0.0
+        self._leader: str | None = None
+        self.started = time.time()
+
+    # --- start: recover from disk ----------------------------------------------------------
+    def on_start(self) -> None:
+        base = self.ctx.data_dir / "member"
+        self.wal, recovered = WAL.open(
+            base / "wal", node=self.ctx.name, token=self.settings.token, log=self.log
+        )
+        self.snaps = SnapshotStore(base / "snap", log=self.log)
+        snapshot = self.snaps.load_newest()
+        self.store = KeyStore()
+        if snapshot is not None:
+            self.store.restore(snapshot.data)
+        entries = [e for e in recovered.entries if snapshot is None or e.index > snapshot.index]
+        s = self.settings
+        self.core = RaftCore(
+            RaftConfig(
+                id=self.ctx.name,
+                election_ticks=max(2, round(s.election_ms / s.heartbeat_ms)),
+                heartbeat_ticks=1,
+            ),
+            s.voters,
+            random.Random(f"{self.ctx.seed}-{self.ctx.name}-{time.time_ns()}"),
+            hard_state=recovered.hard_state,
+            snapshot=snapshot,
+            entries=entries,
+        )
+        self._snap_index = snapshot.index if snapshot else 0
+        self.log(
+            "member.recovered",
+            snapshot_index=self._snap_index,
+            entries=len(entries),
+            term=recovered.hard_state.term if recovered.hard_state else 0,
+        )
+        self.ctx.ticker.subscribe(self.actor_ref, s.heartbeat_ms / 1000.0)
+        self._publish()
+
+    def on_stop(self) -> None:
+        self.wal.close()
+
+    # --- inputs ------------------------------------------------------------------------------
+    def on_tick(self, tick: Tick) -> None:
+        self.core.tick()
+        now = time.monotonic()
+        if self.core.role is Role.LEADER and now - self._last_sync >= SYNC_INTERVAL_S:
+            self._last_sync = now
+            if self.store.has_expiring_keys():
+                self.core.propose(wire.pack(V2Request.sync(time.time_ns())))
+        self._expire_pending(now)
+        self._maybe_ready(force=True)
+        self._publish()
+
+    def on_message(self, source: str, msg: Any) -> None:
+        self.core.step(msg)
+        self._maybe_ready()
+
+    def on_local(self, message: Any) -> Any:
+        if isinstance(message, ClientWrite):
+            self._propose(message)
+        elif isinstance(message, ClientRead):
+            self._read(message)
+        elif isinstance(message, ClientWatch):
+            self._watch(message)
+        elif isinstance(message, ClientCall):
+            message.reply(message.fn(self))
+        else:
+            return super().on_local(message)
+        self._maybe_ready()
+        return None
+
+    # --- client requests -----------------------------------------------------------------------
+    def _render(
+        self, result: Any, etcd_index: int | None = None, no_value: bool = False
+    ) -> v2api.Response:
+        if isinstance(result, EtcdError):
+            return v2api.render_error(result)
+        st = self.core.status()
+        return v2api.render_event(
+            result,
+            etcd_index=self.store.index if etcd_index is None else etcd_index,
+            raft_index=st.commit,
+            raft_term=st.term,
+            no_value_on_success=no_value,
+        )
+
+    def _propose(self, msg: ClientWrite) -> None:
+        req = msg.request
+        if not self.core.propose(wire.pack(req)):
+            self.counters.proposals_failed += 1
+            msg.reply(self._render(EtcdError.leader_election(self.store.index)))
+            return
+        self._writes[req.id] = _Pending(
+            msg.reply, time.monotonic() + REQUEST_TIMEOUT_S, no_value=msg.no_value_on_success
+        )
+
+    def _read(self, msg: ClientRead) -> None:
+        read = msg.read
+        if not read.quorum:
+            msg.reply(
+                self._render(self.store.get(read.path, read.recursive, read.sorted, time.time_ns()))
+            )
+            return
+        ctx = uuid.uuid4().bytes
+        if not self.core.read_index(ctx):
+            msg.reply(self._render(EtcdError.leader_election(self.store.index)))
+            return
+        self._reads[ctx] = _Pending(msg.reply, time.monotonic() + REQUEST_TIMEOUT_S, read)
+
+    def _watch(self, msg: ClientWatch) -> None:
+        w = msg.watch
+        st = self.core.status()
+        watcher = self.store.watch(
+            w.path, w.recursive, w.stream, w.wait_index, msg.sink, msg.cancelled
+        )
+        if isinstance(watcher, EtcdError):
+            msg.started(
+                WatchStarted(v2api.render_error(watcher), (), self.store.index, st.commit, st.term)
+            )
+            return
+        msg.started(WatchStarted(None, watcher.events, watcher.start_index, st.commit, st.term))
+
+    def _expire_pending(self, now: float) -> None:
+        for key, pending in list(self._writes.items()):
+            if pending.deadline <= now:
+                del self._writes[key]
+                self.counters.proposals_failed += 1
+                pending.reply(self._render(EtcdError.timeout(self.store.index)))
+        for key, pending in list(self._reads.items()):
+            if pending.deadline <= now:
+                del self._reads[key]
+                pending.reply(self._render(EtcdError.timeout(self.store.index)))
+        self.store.prune_watchers()
+
+    # --- the Ready cycle ---------------------------------------------------------------------
+    def _maybe_ready(self, force: bool = False) -> None:
+        self._since_ready += 1
+        if not force and not self.actor_inbox.empty() and self._since_ready < READY_BATCH:
+            return  # more input is queued: let it join this batch
+        self._since_ready = 0
+        while self.core.has_ready():
+            self._handle_ready(self.core.ready())
+
+    def _handle_ready(self, rd: Ready) -> None:
+        if rd.snapshot is not None:
+            self.snaps.save(rd.snapshot)
+            self.wal.mark_snapshot(rd.snapshot.index, rd.snapshot.term)
+        if rd.entries or rd.hard_state is not None:
+            started = time.perf_counter()
+            self.wal.append(rd.entries, rd.hard_state)
+            if self.metrics is not None:
+                self.metrics.fsync.observe(time.perf_counter() - started)
+        for m in rd.messages:
+            self.send(m.to, RAFT_ACTOR, m)
+        if rd.snapshot is not None:
+            self.store.restore(rd.snapshot.data)
+            self._snap_index = rd.snapshot.index
+        for entry in rd.committed_entries:
+            self._apply(entry)
+        self.core.advance(rd)
+        if rd.soft_state is not None and rd.soft_state.leader != self._leader:
+            self._leader = rd.soft_state.leader
+            self.counters.leader_changes += 1
+            self.log(
+                "raft.leader_changed",
+                leader=self._leader,
+                term=self.core.term,
+                role=rd.soft_state.role.value,
+            )
+        for rs in rd.read_states:
+            pending = self._reads.pop(rs.ctx, None)
+            if pending is not None:
+                self._read_waits.append((rs.index, pending))
+        self._serve_reads()
+        self._maybe_snapshot()
+
+    def _apply(self, entry: Any) -> None:
+        self.counters.applied += 1
+        if entry.kind != EntryKind.NORMAL or not entry.data:
+            return  # conf changes are applied by the core; b"" is a new leader's no-op
+        try:
+            req = wire.unpack(entry.data)
+        except wire.WireError as exc:
+            self.log.error("apply.bad_entry", index=entry.index, error=str(exc))
+            return
+        if not isinstance(req, V2Request):
+            self.log.error(
+                "apply.bad_entry", index=entry.index, error=f"not a request: {type(req).__name__}"
+            )
+            return
+        result: ApplyResult = self.store.apply(req, entry.index)
+        self.counters.proposals_committed += 1
+        pending = self._writes.pop(req.id, None)
+        if pending is not None:
+            pending.reply(self._render(result.result, result.etcd_index, pending.no_value))
+        for sink, event in result.notifications:
+            if callable(sink):
+                sink(event)
+
+    def _serve_reads(self) -> None:
+        if not self._read_waits:
+            return
+        applied = self.core.log.applied
+        still = []
+        for index, pending in self._read_waits:
+            if index <= applied:
+                r = pending.read
+                pending.reply(
+                    self._render(self.store.get(r.path, r.recursive, r.sorted, time.time_ns()))
+                )
+            else:
+                still.append((index, pending))
+        self._read_waits = still
+
+    def _maybe_snapshot(self) -> None:
+        applied = self.core.log.applied
+        if applied - self._snap_index < self.settings.snapshot_count:
+            return
+        snap = self.core.make_snapshot(self.store.snapshot())
+        self.snaps.save(snap)
+        self.wal.mark_snapshot(snap.index, snap.term)
+        self.core.compact(snap)
+        self.wal.release_to(snap.index)
+        self.snaps.purge()
+        self._snap_index = snap.index
+        self.log("member.snapshot", index=snap.index, term=snap.term)
+
+    # --- status --------------------------------------------------------------------------------
+    def _publish(self) -> None:
+        st = self.core.status()
+        role = st.role.value if st.role in (Role.LEADER, Role.FOLLOWER) else "candidate"
+        self.ctx.board.publish(
+            "top",
+            {
+                "role": role,
+                "term": st.term,
+                "leader": st.leader,
+                "commit_index": st.commit,
+                "applied_index": st.applied,
+            },
+        )
+        self.ctx.board.publish("raft", {"role": role, "term": st.term, "leader": st.leader})
+        if self.metrics is not None:
+            self.metrics.update(self, st)
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex

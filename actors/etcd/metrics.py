@@ -1,0 +1,84 @@
+"""Prometheus metrics for one member, named as etcd names them where etcd has the metric."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from actors.raft.ready import Role
+
+
+class MemberMetrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.has_leader = Gauge(
+            "etcd_server_has_leader", "Whether a leader exists (1) or not (0).", registry=r
+        )
+        self.is_leader = Gauge(
+            "etcd_server_is_leader", "Whether this member is the leader.", registry=r
+        )
+        self.term = Gauge("etcd_server_term", "The current Raft term.", registry=r)
+        self.leader_changes = Gauge(
+            "etcd_server_leader_changes_seen_total",
+            "Leader changes seen by this member.",
+            registry=r,
+        )
+        self.committed = Gauge(
+            "etcd_server_proposals_committed_total", "Consensus proposals committed.", registry=r
+        )
+        self.applied = Gauge(
+            "etcd_server_proposals_applied_total", "Consensus proposals applied.", registry=r
+        )
+        self.pending = Gauge(
+            "etcd_server_proposals_pending", "Proposals waiting for commit.", registry=r
+        )
+        self.failed = Gauge("etcd_server_proposals_failed_total", "Failed proposals.", registry=r)
+        self.apply_lag = Gauge(
+            "coreemu_raft_apply_lag", "Committed but not yet applied entries.", registry=r
+        )
+        self.fsync = Histogram(
+            "etcd_disk_wal_fsync_duration_seconds",
+            "Latency of WAL appends with their fsync (one per batch).",
+            buckets=(
+                0.0005,
+                0.001,
+                0.002,
+                0.004,
+                0.008,
+                0.016,
+                0.032,
+                0.064,
+                0.128,
+                0.256,
+                0.512,
+                1.024,
+            ),
+            registry=r,
+        )
+        self.requests = Counter(
+            "coreemu_http_requests_total", "Client requests served.", ["method"], registry=r
+        )
+
+    def update(self, member: Any, status: Any) -> None:
+        """Called on the member's thread after each tick: plain gauges, no locking needed."""
+        c = member.counters
+        self.has_leader.set(1 if status.leader else 0)
+        self.is_leader.set(1 if status.role is Role.LEADER else 0)
+        self.term.set(status.term)
+        self.leader_changes.set(c.leader_changes)
+        self.committed.set(status.commit)
+        self.applied.set(status.applied)
+        self.pending.set(len(member._writes))
+        self.failed.set(c.proposals_failed)
+        self.apply_lag.set(max(0, status.commit - status.applied))
+
+    def refresh(self, view: dict[str, Any]) -> None:
+        st = view["status"]
+        self.term.set(st.term)
+        self.committed.set(st.commit)
+        self.applied.set(st.applied)
+
+    def exposition(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

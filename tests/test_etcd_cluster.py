@@ -1,0 +1,249 @@
+"""etcd over real processes: real etcdctl and python-etcd against the emulated cluster, and the
+safety promises under kills and partitions."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.cluster
+
+ETCDCTL = shutil.which("etcdctl")
+
+
+def leader_of(status):
+    leaders = [n for n in status["nodes"] if n.get("role") == "leader" and n["state"] == "up"]
+    return leaders[0]["name"] if len(leaders) == 1 else None
+
+
+def has_leader(status):
+    return leader_of(status) is not None
+
+
+def url_of(status, name):
+    return next(n for n in status["nodes"] if n["name"] == name)["client_url"]
+
+
+def http(method, url, data=None, timeout=5.0):
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    req = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"null"), resp.headers
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null"), err.headers
+
+
+@pytest.fixture
+def etcd_cluster(cluster):
+    cluster.wait_for(has_leader, timeout=30, what="an etcd leader")
+    return cluster
+
+
+def etcdctl(endpoint, *args, check=True):
+    env = dict(os.environ, ETCDCTL_API="2")
+    proc = subprocess.run(
+        [ETCDCTL, "--endpoints", endpoint, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"etcdctl {' '.join(args)}: {proc.returncode}\n{proc.stdout}{proc.stderr}"
+        )
+    return proc
+
+
+@pytest.mark.skipif(ETCDCTL is None, reason="etcdctl not installed (Debian package etcd-client)")
+def test_real_etcdctl_works_unchanged(etcd_cluster):
+    status = etcd_cluster.status()
+    ep = url_of(status, "core-02")
+    assert etcdctl(ep, "set", "/a", "1").stdout == "1\n"
+    assert etcdctl(ep, "get", "/a").stdout == "1\n"
+    etcdctl(ep, "mkdir", "/d")
+    listing = etcdctl(ep, "ls", "-r", "/").stdout.split()
+    assert "/a" in listing and "/d" in listing
+    etcdctl(ep, "rm", "/a")
+    assert etcdctl(ep, "get", "/a", check=False).returncode != 0
+    etcdctl(ep, "set", "/t", "x", "--ttl", "2")
+    assert etcdctl(ep, "get", "/t").stdout == "x\n"
+    etcdctl(ep, "mk", "/m", "1")
+    second = etcdctl(ep, "mk", "/m", "1", check=False)
+    assert second.returncode == 4 and "105: Key already exists" in second.stderr
+    watcher = subprocess.Popen(
+        [ETCDCTL, "--endpoints", ep, "watch", "/w"],
+        env=dict(os.environ, ETCDCTL_API="2"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)
+    etcdctl(url_of(status, "core-03"), "set", "/w", "v")
+    out, _ = watcher.communicate(timeout=15)
+    assert out == "v\n"
+    health = etcdctl(ep, "cluster-health").stdout
+    assert health.count("is healthy") == 3 and "cluster is healthy" in health
+    members = etcdctl(ep, "member", "list").stdout.splitlines()
+    assert len(members) == 3 and sum("isLeader=true" in m for m in members) == 1
+    time.sleep(3)
+    gone = etcdctl(ep, "get", "/t", check=False)
+    assert gone.returncode == 4 and "100: Key not found" in gone.stderr
+
+
+def test_python_etcd_client(etcd_cluster):
+    etcd = pytest.importorskip("etcd")
+    status = etcd_cluster.status()
+    node = next(n for n in status["nodes"] if n["name"] == "core-01")
+    client = etcd.Client(host=node["address"], port=2379)
+    client.write("/py/a", "1")
+    assert client.read("/py/a").value == "1"
+    client.test_and_set("/py/a", "2", "1")
+    assert client.read("/py/a").value == "2"
+    with pytest.raises(ValueError):
+        client.test_and_set("/py/a", "3", "1")
+    client.write("/py/b", "x")
+    names = sorted(child.key for child in client.read("/py", recursive=True).leaves)
+    assert names == ["/py/a", "/py/b"]
+    result = {}
+
+    def wait():
+        result["value"] = client.read("/py/w", wait=True, timeout=20).value
+
+    t = threading.Thread(target=wait)
+    t.start()
+    time.sleep(0.5)
+    etcd.Client(host=node["address"], port=2379).write("/py/w", "woken")
+    t.join(20)
+    assert result.get("value") == "woken"
+    client.delete("/py/a")
+    with pytest.raises(etcd.EtcdKeyNotFound):
+        client.read("/py/a")
+
+
+def test_acknowledged_writes_survive_killing_the_leader(etcd_cluster):
+    status = etcd_cluster.status()
+    old = leader_of(status)
+    urls = {n["name"]: n["client_url"] for n in status["nodes"]}
+    acked: dict[str, str] = {}
+    stop = threading.Event()
+
+    def writer(name):
+        i = 0
+        while not stop.is_set():
+            key = f"/load/{name}-{i}"
+            try:
+                code, _, _ = http(
+                    "PUT", urls[name] + "/v2/keys" + key, {"value": str(i)}, timeout=3
+                )
+            except OSError:
+                code = None
+            if code in (200, 201):
+                acked[key] = str(i)
+            i += 1
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in urls if n != old]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    etcd_cluster.cli("fault", "kill", old)
+    new_status = etcd_cluster.wait_for(
+        lambda s: leader_of(s) not in (None, old), timeout=20, what="a new leader"
+    )
+    time.sleep(1.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(acked) > 10
+    reader = url_of(new_status, leader_of(new_status))
+    for key, value in acked.items():
+        code, body, _ = http("GET", reader + "/v2/keys" + key + "?quorum=true")
+        assert code == 200 and body["node"]["value"] == value, (key, code, body)
+
+
+def test_a_partitioned_leader_stops_serving_and_the_logs_converge_after_healing(etcd_cluster):
+    status = etcd_cluster.status()
+    old = leader_of(status)
+    others = [n["name"] for n in status["nodes"] if n["name"] != old]
+    code, _, _ = http("PUT", url_of(status, old) + "/v2/keys/before", {"value": "1"})
+    assert code in (200, 201)
+    etcd_cluster.cli("fault", "partition", old, ",".join(others))
+    etcd_cluster.wait_for(
+        lambda s: leader_of(s) in others, timeout=20, what="a leader on the majority side"
+    )
+    code, body, _ = http(
+        "PUT", url_of(status, old) + "/v2/keys/minority", {"value": "x"}, timeout=10
+    )
+    assert code >= 500, (code, body)
+    code, body, _ = http("GET", url_of(status, old) + "/v2/keys/before?quorum=true", timeout=10)
+    assert code >= 500, (code, body)
+    code, _, _ = http("PUT", url_of(status, others[0]) + "/v2/keys/majority", {"value": "y"})
+    assert code in (200, 201)
+    etcd_cluster.cli("fault", "clear")
+
+    def converged(s):
+        commits = {n["commit_index"] for n in s["nodes"]}
+        applied = {n["applied_index"] for n in s["nodes"]}
+        return has_leader(s) and len(commits) == 1 and len(applied) == 1
+
+    final = etcd_cluster.wait_for(converged, timeout=30, what="logs to converge")
+    for node in final["nodes"]:
+        code, body, _ = http("GET", node["client_url"] + "/v2/keys/majority")
+        assert code == 200 and body["node"]["value"] == "y"
+        code, _, _ = http("GET", node["client_url"] + "/v2/keys/minority")
+        assert code == 404
+
+
+def test_data_survives_stopping_and_restarting_every_node(etcd_cluster):
+    status = etcd_cluster.status()
+    url = url_of(status, "core-01")
+    for i in range(30):
+        assert http("PUT", f"{url}/v2/keys/keep/{i}", {"value": f"v{i}"})[0] in (200, 201)
+    etcd_cluster.cli("fault", "stop", "all")
+    etcd_cluster.cli("fault", "restart", "all")
+    etcd_cluster.wait_for(has_leader, timeout=30, what="a leader after the restart")
+    for name in ("core-01", "core-02", "core-03"):
+        code, body, _ = http(
+            "GET", url_of(status, name) + "/v2/keys/keep?recursive=true&sorted=true&quorum=true"
+        )
+        assert code == 200
+        assert sorted(n["value"] for n in body["node"]["nodes"]) == sorted(
+            f"v{i}" for i in range(30)
+        )
+
+
+def test_garbage_and_malformed_requests_get_clear_errors_and_the_node_stays_up(etcd_cluster):
+    status = etcd_cluster.status()
+    node = next(n for n in status["nodes"] if n["name"] == "core-01")
+    with socket.create_connection((node["address"], 2379), timeout=5) as s:
+        s.sendall(os.urandom(512) + b"\r\n\r\n")
+        reply = s.recv(200)
+    assert reply.startswith(b"HTTP/1.1 400")
+    code, body, _ = http("PUT", node["client_url"] + "/v2/keys/x", {"value": "1", "ttl": "abc"})
+    assert code == 400 and body["errorCode"] == 202
+    code, body, _ = http(
+        "PUT", node["client_url"] + "/v2/keys/x", {"value": "1", "prevIndex": "zz"}
+    )
+    assert code == 400 and body["errorCode"] == 203
+    big = "v" * (2 * 1024 * 1024)
+    try:
+        code, _, _ = http("PUT", node["client_url"] + "/v2/keys/big", {"value": big})
+    except OSError:
+        code = 413  # the server may close the connection while we are still sending
+    assert code == 413
+    again = etcd_cluster.node("core-01")
+    assert again["state"] == "up" and again["pid"] == node["pid"]
+    assert http("PUT", node["client_url"] + "/v2/keys/ok", {"value": "1"})[0] in (200, 201)
