@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -18,18 +20,16 @@ _STATE_STYLE = {
 
 
 def _peers_cell(peers: dict[str, Any]) -> Text:
+    """``2/2 1.3ms`` when all answer (worst round trip), else the silent ones: ``0/2 ✗01 ✗03``."""
     if not peers:
         return Text("-", style="dim")
-    text = Text()
-    for i, (name, info) in enumerate(sorted(peers.items())):
-        if i:
-            text.append("  ")
-        short = name.rsplit("-", 1)[-1]
-        if info.get("reachable"):
-            rtt = info.get("rtt_ms")
-            text.append(f"{short} {rtt:.1f}ms" if rtt is not None else f"{short} ok", style="green")
-        else:
-            text.append(f"{short} ✗", style="red")
+    ok = {n: p for n, p in peers.items() if p.get("reachable")}
+    text = Text(f"{len(ok)}/{len(peers)}", style="green" if len(ok) == len(peers) else "red")
+    rtts = [p["rtt_ms"] for p in ok.values() if p.get("rtt_ms") is not None]
+    if len(ok) == len(peers) and rtts:
+        text.append(f" {max(rtts):.1f}ms", style="dim")
+    for name in sorted(set(peers) - set(ok)):
+        text.append(f" ✗{name.rsplit('-', 1)[-1]}", style="red")
     return text
 
 
@@ -41,13 +41,17 @@ def _uptime(seconds: float | None) -> str:
 
 
 def render(report: dict[str, Any]) -> Group:
-    table = Table(title=f"cluster {report['cluster']}  ({report['run_dir']})", title_justify="left")
-    for col in ("NODE", "ADDRESS", "PID", "STATE", "UPTIME", "PEERS (reachable, rtt)", "REJECTED"):
-        table.add_column(col)
+    table = Table(
+        title=f"cluster {report['cluster']}  ({report['run_dir']})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    columns = ["NODE", "ADDRESS", "PID", "STATE", "UPTIME", "PEERS", "REJECTED"]
     has_etcd = any("role" in n for n in report["nodes"])
     if has_etcd:
-        for col in ("ROLE", "TERM", "LEADER", "COMMIT", "APPLIED"):
-            table.add_column(col)
+        columns += ["ROLE", "TERM", "LEADER", "COMMIT", "APPLIED"]
+    for col in columns:
+        table.add_column(col, no_wrap=True)
     for node in report["nodes"]:
         state = node["state"]
         row = [
@@ -78,4 +82,7 @@ def render(report: dict[str, Any]) -> Group:
 
 
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:
-    (console or Console()).print(render(report))
+    if console is None:
+        # Not a terminal (a pipe, a log): do not squeeze the table into 80 columns.
+        console = Console() if sys.stdout.isatty() else Console(width=160)
+    console.print(render(report))

@@ -1,0 +1,24 @@
+"""Deterministic simulation of Raft cores: a seeded network, crashes, and safety checks.
+
+``emulator.simulator`` is the command line; :class:`Simulation` runs one seed.
+"""
+
+from emulator.sim.checker import SafetyChecker, SimulationFailure
+from emulator.sim.network import NetworkConditions, SimNetwork
+from emulator.sim.node import SimNode, SimStorage
+from emulator.sim.scenario import SimOptions, SimResult, Simulation
+from emulator.sim.statemachine import KvStateMachine, StateMachine
+
+__all__ = [
+    "KvStateMachine",
+    "NetworkConditions",
+    "SafetyChecker",
+    "SimNetwork",
+    "SimNode",
+    "SimOptions",
+    "SimResult",
+    "SimStorage",
+    "Simulation",
+    "SimulationFailure",
+    "StateMachine",
+]

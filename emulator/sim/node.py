@@ -1,0 +1,142 @@
+"""One simulated node: a RaftCore, the storage it persisted to, and its state machine.
+
+``process`` is the shell's Ready loop (persist, send, apply, advance), reporting every step to
+the :class:`SafetyChecker`. ``crash`` forgets everything but the storage; ``start`` rebuilds the
+core and the state machine from it, as a restarted process would from its WAL and snapshot.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from actors.raft.core import RaftConfig, RaftCore, Ready, Role
+from actors.raft.entries import Entry, HardState, Snapshot
+from emulator.sim.checker import SafetyChecker
+from emulator.sim.statemachine import KvStateMachine, StateMachine
+
+
+class SimStorage:
+    """What survives a crash: exactly what the node persisted from its Ready batches."""
+
+    def __init__(self) -> None:
+        self.hard_state: HardState | None = None
+        self.snapshot: Snapshot | None = None
+        self.entries: list[Entry] = []
+
+    @property
+    def snap_index(self) -> int:
+        return self.snapshot.index if self.snapshot else 0
+
+    def save(self, rd: Ready) -> None:
+        if rd.snapshot is not None:
+            self.snapshot = rd.snapshot
+            self.entries = []
+        if rd.entries:
+            first = rd.entries[0].index
+            del self.entries[max(first - self.snap_index - 1, 0) :]
+            self.entries.extend(rd.entries)
+        if rd.hard_state is not None:
+            self.hard_state = rd.hard_state
+
+    def compact(self, snapshot: Snapshot) -> None:
+        if snapshot.index <= self.snap_index:
+            return
+        del self.entries[: snapshot.index - self.snap_index]
+        self.snapshot = snapshot
+
+
+class SimNode:
+    def __init__(
+        self,
+        node_id: str,
+        voters: tuple[str, ...],
+        config: RaftConfig,
+        seed: str,
+        checker: SafetyChecker,
+        state_machine: Callable[[], StateMachine] = KvStateMachine,
+        compact_every: int = 0,
+    ) -> None:
+        self.id = node_id
+        self.voters = voters
+        self.config = config
+        self.seed = seed
+        self.checker = checker
+        self.state_machine = state_machine
+        self.compact_every = compact_every
+        self.storage = SimStorage()
+        self.restarts = 0
+        self.core: RaftCore | None = None
+        self.sm: StateMachine | None = None
+        self.removed = False
+        self._led_term = -1
+        self.start()
+
+    @property
+    def up(self) -> bool:
+        return self.core is not None
+
+    def start(self) -> None:
+        st = self.storage
+        rng = random.Random(f"{self.seed}/{self.id}/{self.restarts}")
+        self.core = RaftCore(
+            self.config,
+            self.voters,
+            rng,
+            hard_state=st.hard_state,
+            snapshot=st.snapshot,
+            entries=tuple(st.entries),
+        )
+        self.sm = self.state_machine()
+        if st.snapshot is not None:
+            self.sm.restore(st.snapshot.data)
+        self.checker.restarted(self.id, st.snap_index)
+        self._led_term = -1
+
+    def crash(self) -> None:
+        self.core = None
+        self.sm = None
+        self.restarts += 1
+
+    def is_leader(self) -> bool:
+        return self.core is not None and self.core.role is Role.LEADER
+
+    def process(self) -> list[Any]:
+        """Run the Ready loop until the core is idle; the messages to send, in order."""
+        core, sm, checker = self.core, self.sm, self.checker
+        assert core is not None and sm is not None
+        out: list[Any] = []
+        self._check_leader(core)
+        while core.has_ready():
+            rd = core.ready()
+            self.storage.save(rd)
+            if rd.snapshot is not None:
+                checker.restored(self.id, rd.snapshot.index)
+            if rd.entries:
+                checker.appended(self.id, rd.entries, core.log)
+            if rd.hard_state is not None:
+                checker.commit(self.id, rd.hard_state.commit, rd.hard_state.term, core.log)
+            out.extend(rd.messages)
+            if rd.snapshot is not None:
+                sm.restore(rd.snapshot.data)
+            for entry in rd.committed_entries:
+                checker.applied(self.id, entry)
+                sm.apply(entry)
+            for rs in rd.read_states:
+                checker.read_answered(self.id, rs)
+            core.advance(rd)
+            if (
+                self.compact_every
+                and core.log.applied - self.storage.snap_index >= self.compact_every
+            ):
+                snapshot = core.make_snapshot(sm.snapshot())
+                core.compact(snapshot)
+                self.storage.compact(snapshot)
+        self._check_leader(core)
+        return out
+
+    def _check_leader(self, core: RaftCore) -> None:
+        if core.role is Role.LEADER and core.term != self._led_term:
+            self._led_term = core.term
+            self.checker.leader(self.id, core.term, core.log)
