@@ -30,7 +30,11 @@ def check_config(path: str, seed: int | None):
     try:
         cfg = load_cluster_config(path, seed=seed)
     except ConfigErrors as exc:
-        print(f"{path}: {len(exc.problems)} problem(s), nothing launched:", file=sys.stderr)
+        count = len(exc.problems)
+        print(
+            f"error: {count} problem{'s' if count != 1 else ''} in {path}; nothing launched:",
+            file=sys.stderr,
+        )
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return None

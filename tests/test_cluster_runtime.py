@@ -13,7 +13,7 @@ import pytest
 import zmq
 
 from emulator import codec
-from tests.conftest import REPO, emulator_pids
+from conftest import REPO, emulator_pids
 
 pytestmark = pytest.mark.cluster
 
