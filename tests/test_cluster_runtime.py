@@ -11,9 +11,9 @@ import time
 
 import pytest
 import zmq
+from conftest import REPO, emulator_pids
 
 from emulator import codec
-from conftest import REPO, emulator_pids
 
 pytestmark = pytest.mark.cluster
 

@@ -115,6 +115,13 @@ class ClientServer(threading.Thread):
             if self.cluster_id and not resp.prepared:
                 resp.headers["X-Etcd-Cluster-Id"] = self.cluster_id
             return resp
+        except web.HTTPRequestEntityTooLarge:
+            return _json_response(
+                413,
+                {
+                    "message": f"request body larger than {MAX_REQUEST_BYTES} bytes (etcd's --max-request-bytes)"
+                },
+            )
         except web.HTTPException:
             raise
         except asyncio.CancelledError:
