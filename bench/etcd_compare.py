@@ -39,11 +39,11 @@ local method = os.getenv("BENCH_METHOD")
 request = function()
   n = n + 1
   if method == "PUT" then
-    return wrk.format("PUT", "/v2/keys/bench/" .. (n % 1000), {["Content-Type"]="application/x-www-form-urlencoded"}, "value=%s")
+    return wrk.format("PUT", "/v2/keys/bench/" .. (n % 1000), {["Content-Type"]="application/x-www-form-urlencoded"}, "value=@VALUE@")
   end
   return wrk.format("GET", "/v2/keys/bench/" .. (n % 1000) .. "?quorum=true")
 end
-""" % VALUE
+""".replace("@VALUE@", VALUE)
 
 
 def http(method: str, url: str, data: dict | None = None, timeout: float = 2.0) -> tuple[int, dict]:
@@ -99,13 +99,29 @@ class RealEtcd(Cluster):
         log = open(self.workdir / f"{name}.log", "ab")
         self.procs[name] = subprocess.Popen(
             [
-                self.binary, "--name", name, "--data-dir", str(self.workdir / name), "--enable-v2",
-                "--listen-client-urls", f"http://{a}:2379", "--advertise-client-urls", f"http://{a}:2379",
-                "--listen-peer-urls", f"http://{a}:2380", "--initial-advertise-peer-urls", f"http://{a}:2380",
-                "--initial-cluster", self.initial, "--initial-cluster-token", "bench",
-                "--initial-cluster-state", state,
+                self.binary,
+                "--name",
+                name,
+                "--data-dir",
+                str(self.workdir / name),
+                "--enable-v2",
+                "--listen-client-urls",
+                f"http://{a}:2379",
+                "--advertise-client-urls",
+                f"http://{a}:2379",
+                "--listen-peer-urls",
+                f"http://{a}:2380",
+                "--initial-advertise-peer-urls",
+                f"http://{a}:2380",
+                "--initial-cluster",
+                self.initial,
+                "--initial-cluster-token",
+                "bench",
+                "--initial-cluster-state",
+                state,
             ],
-            stdout=log, stderr=log,
+            stdout=log,
+            stderr=log,
         )
 
     def up(self) -> None:
@@ -131,13 +147,20 @@ class Coreemu(Cluster):
 
     def __init__(self, workdir: Path, subnet: str):
         self.config = workdir / "bench.yaml"
-        self.config.write_text(f"cluster: bench\nseed: 1\nnetwork:\n  subnet: {subnet}.0/24\nnodes: 3\n")
+        self.config.write_text(
+            f"cluster: bench\nseed: 1\nnetwork:\n  subnet: {subnet}.0/24\nnodes: 3\n"
+        )
         self.env = dict(os.environ, COREEMU_RUNS=str(workdir / "runs"), NO_COLOR="1")
         self.urls = {f"core-0{i}": f"http://{subnet}.{i}:2379" for i in (1, 2, 3)}
 
     def cli(self, *args: str) -> str:
         proc = subprocess.run(
-            [sys.executable, "run.py", *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=120
+            [sys.executable, "run.py", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if proc.returncode != 0:
             raise RuntimeError(f"run.py {' '.join(args)}: {proc.stderr}")
@@ -167,9 +190,23 @@ def _ms(text: str) -> float:
 def run_wrk(url: str, method: str, concurrency: int, duration: float, script: Path) -> dict:
     threads = min(2, concurrency)
     proc = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{duration:g}s", "--latency",
-         "-s", str(script), url],
-        capture_output=True, text=True, env=dict(os.environ, BENCH_METHOD=method), timeout=duration + 60,
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(concurrency),
+            "-d",
+            f"{duration:g}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, BENCH_METHOD=method),
+        timeout=duration + 60,
     )
     out = proc.stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -194,11 +231,15 @@ def failover(cluster: Cluster, rounds: int) -> dict:
         stop = threading.Event()
         successes: list[float] = []
 
-        def writer(target: str, r: int = r) -> None:
+        def writer(
+            target: str, r: int = r, stop: threading.Event = stop, successes: list = successes
+        ) -> None:
             i = 0
             while not stop.is_set():
                 key = f"/failover/{r}/{target}/{i}"
-                code, _ = http("PUT", cluster.urls[target] + "/v2/keys" + key, {"value": str(i)}, timeout=2)
+                code, _ = http(
+                    "PUT", cluster.urls[target] + "/v2/keys" + key, {"value": str(i)}, timeout=2
+                )
                 if code in (200, 201):
                     acked[key] = str(i)
                     successes.append(time.monotonic())
@@ -241,7 +282,10 @@ def bench(cluster: Cluster, args, script: Path) -> dict:
         for method in ("PUT", "GET"):
             for c in args.concurrency:
                 results[(method, c)] = run_wrk(url, method, c, args.duration, script)
-                print(f"  {cluster.name} {method} c={c}: {results[(method, c)]['rps']:.0f} req/s", file=sys.stderr)
+                print(
+                    f"  {cluster.name} {method} c={c}: {results[(method, c)]['rps']:.0f} req/s",
+                    file=sys.stderr,
+                )
         results["failover"] = failover(cluster, args.failovers)
         return results
     finally:
@@ -263,7 +307,9 @@ def main() -> int:
         (tmpdir / "etcd").mkdir()
         ours = bench(Coreemu(tmpdir, "127.0.232"), args, script)
         real = bench(RealEtcd(tmpdir / "etcd", "127.0.233"), args, script)
-    print(f"\nv2 API, 3 members, 100-byte values, wrk to the leader, {args.duration:g} s per run, {os.cpu_count()} cores")
+    print(
+        f"\nv2 API, 3 members, 100-byte values, wrk to the leader, {args.duration:g} s per run, {os.cpu_count()} cores"
+    )
     header = f"{'load':<14}{'coreemu req/s':>14}{'p50 ms':>8}{'p99 ms':>8}   {'etcd req/s':>11}{'p50 ms':>8}{'p99 ms':>8}   {'ratio':>6}"
     print(header)
     print("-" * len(header))
@@ -281,9 +327,15 @@ def main() -> int:
         f"{'failover':<14}{'median ' + format(fo_a['median_s'], '.2f') + ' s':>30}   "
         f"{'median ' + format(fo_b['median_s'], '.2f') + ' s':>27}"
     )
-    print(f"  coreemu rounds: {', '.join(f'{t:.2f}' for t in fo_a['all_s'])} s; acked {fo_a['acked']}, lost {fo_a['lost']}")
-    print(f"  etcd    rounds: {', '.join(f'{t:.2f}' for t in fo_b['all_s'])} s; acked {fo_b['acked']}, lost {fo_b['lost']}")
-    print("targets: PUT at c=64 >= 0.5x etcd; failover median <= 1.5 s; zero acknowledged writes lost")
+    print(
+        f"  coreemu rounds: {', '.join(f'{t:.2f}' for t in fo_a['all_s'])} s; acked {fo_a['acked']}, lost {fo_a['lost']}"
+    )
+    print(
+        f"  etcd    rounds: {', '.join(f'{t:.2f}' for t in fo_b['all_s'])} s; acked {fo_b['acked']}, lost {fo_b['lost']}"
+    )
+    print(
+        "targets: PUT at c=64 >= 0.5x etcd; failover median <= 1.5 s; zero acknowledged writes lost"
+    )
     return 0 if fo_a["lost"] == 0 else 1
 
 

@@ -47,7 +47,12 @@ def write_config(directory: Path, size: int, subnet: str, members: int) -> Path:
 
 def cli(env: dict, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "run.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "run.py", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -70,7 +75,11 @@ def measure(size: int, idle_s: float, members: int, workdir: Path, index: int) -
     started = time.monotonic()
     up = subprocess.Popen(
         [sys.executable, "run.py", "up", "-d", str(config), "--timeout", "300"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     ready_s = None
     report = None
@@ -123,7 +132,9 @@ def main() -> int:
             rows.append(measure(size, args.idle, args.members, Path(tmp), i))
             r = rows[-1]
             print(f"measured {size} nodes: ready in {r['ready_s']:.1f} s", file=sys.stderr)
-    print(f"\ncoreemu footprint on {os.cpu_count()} cores (idle CPU over {args.idle:g} s; % of one core)")
+    print(
+        f"\ncoreemu footprint on {os.cpu_count()} cores (idle CPU over {args.idle:g} s; % of one core)"
+    )
     header = f"{'nodes':>6} {'all ready':>10} {'RSS median':>11} {'RSS max':>8} {'idle CPU':>9} {'per node':>9}"
     print(header)
     print("-" * len(header))

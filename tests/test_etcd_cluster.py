@@ -163,7 +163,8 @@ def test_acknowledged_writes_survive_killing_the_leader(etcd_cluster):
     for t in threads:
         t.start()
     time.sleep(1.5)
-    etcd_cluster.cli("fault", "kill", old)
+    killed = etcd_cluster.cli("fault", "kill", "leader").stdout
+    assert old in killed  # the selector resolved to the leader at that moment
     new_status = etcd_cluster.wait_for(
         lambda s: leader_of(s) not in (None, old), timeout=20, what="a new leader"
     )
@@ -251,3 +252,46 @@ def test_garbage_and_malformed_requests_get_clear_errors_and_the_node_stays_up(e
     again = etcd_cluster.node("core-01")
     assert again["state"] == "up" and again["pid"] == node["pid"]
     assert http("PUT", node["client_url"] + "/v2/keys/ok", {"value": "1"})[0] in (200, 201)
+
+
+def test_a_non_member_runs_as_a_proxy_that_forwards_to_the_members(cluster_factory):
+    run = cluster_factory(
+        nodes=4, extra="overrides:\n  core-04: {cloud-config: {coreos: {etcd2: {proxy: 'on'}}}}\n"
+    )
+    run.up()
+    status = run.wait_for(has_leader, timeout=30, what="an etcd leader")
+    proxy = next(n for n in status["nodes"] if n["name"] == "core-04")
+    assert proxy["role"] == "proxy"
+    code, body, _ = http("PUT", proxy["client_url"] + "/v2/keys/via-proxy", {"value": "p"})
+    assert code == 201 and body["node"]["value"] == "p"
+    code, body, _ = http("GET", url_of(status, "core-01") + "/v2/keys/via-proxy?quorum=true")
+    assert code == 200 and body["node"]["value"] == "p"
+    code, body, _ = http("GET", proxy["client_url"] + "/v2/members")
+    assert code == 200 and sorted(m["name"] for m in body["members"]) == [
+        "core-01",
+        "core-02",
+        "core-03",
+    ]
+
+
+def test_stats_health_version_and_metrics_endpoints(etcd_cluster):
+    status = etcd_cluster.status()
+    leader = leader_of(status)
+    url = url_of(status, leader)
+    code, body, _ = http("GET", url + "/v2/stats/self")
+    assert code == 200 and body["state"] == "StateLeader" and body["name"] == leader
+    code, body, _ = http("GET", url + "/v2/stats/leader")
+    assert code == 200 and len(body["followers"]) == 2
+    follower = next(n["name"] for n in status["nodes"] if n["name"] != leader)
+    assert http("GET", url_of(status, follower) + "/v2/stats/leader")[0] == 403
+    assert http("PUT", url + "/v2/keys/s", {"value": "1"})[0] == 201
+    code, body, _ = http("GET", url + "/v2/stats/store")
+    assert code == 200 and body["setsSuccess"] >= 1
+    assert http("GET", url + "/health")[1] == {"health": "true"}
+    assert "etcdserver" in http("GET", url + "/version")[1]
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    assert "etcd_server_has_leader 1.0" in text
+    assert "etcd_disk_wal_fsync_duration_seconds_count" in text
+    term = next(line for line in text.splitlines() if line.startswith("etcd_server_term "))
+    assert float(term.split()[1]) >= 1
