@@ -37,6 +37,15 @@ def _response(resp: v2api.Response, head: bool = False) -> web.Response:
     return web.Response(status=resp.status, body=None if head else resp.body, headers=resp.headers)
 
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (it roughly halves the per-request cost), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class ClientServer(threading.Thread):
     """Serves the v2 API for one member (or proxies it) until :meth:`stop`."""
 
@@ -69,7 +78,7 @@ class ClientServer(threading.Thread):
             raise RuntimeError(f"etcd client port {self.host}:{self.port} failed: {self._error}")
 
     def run(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = _new_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
