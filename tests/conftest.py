@@ -2,38 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-_subnets = itertools.count(1)
-
-
-def emulator_pids(marker: str | None = None) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "cmdline").read_bytes()
-            stat = (entry / "stat").read_bytes()
-        except OSError:
-            continue
-        if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z":
-            continue
-        args = raw.decode(errors="replace").split("\0")
-        if not any(a in ("emulator.node", "emulator.supervisor") for a in args):
-            continue
-        if marker is None or any(marker in a for a in args):
-            pids.append(int(entry.name))
-    return pids
+from cluster_harness import ClusterRun, emulator_pids, write_config
 
 
 @pytest.fixture(autouse=True)
@@ -47,77 +20,6 @@ def no_process_left_behind(tmp_path):
     for pid in left:
         os.kill(pid, 9)
     assert not left, f"emulator processes left running after the test: {left}"
-
-
-def unique_subnet() -> str:
-    """A /24 of loopback no other test (nor another session on this machine) is using."""
-    return f"127.{100 + os.getpid() % 100}.{next(_subnets)}.0/24"
-
-
-class ClusterRun:
-    """Drives ``python run.py`` as a user would, with runs kept under the test's tmp dir."""
-
-    def __init__(self, tmp_path: Path, config: Path):
-        self.tmp_path = tmp_path
-        self.config = config
-        self.env = dict(os.environ, COREEMU_RUNS=str(tmp_path / "runs"), NO_COLOR="1")
-        self.run_dir: Path | None = None
-
-    def cli(
-        self, *args: str, check: bool = True, timeout: float = 90
-    ) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [sys.executable, "run.py", *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"run.py {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-            )
-        return proc
-
-    def up(self) -> subprocess.CompletedProcess:
-        proc = self.cli("up", "-d", str(self.config))
-        self.run_dir = (self.tmp_path / "runs" / "latest").resolve()
-        return proc
-
-    def status(self) -> dict:
-        return json.loads(self.cli("status", "--json").stdout)
-
-    def node(self, name: str) -> dict:
-        return next(n for n in self.status()["nodes"] if n["name"] == name)
-
-    def wait_for(
-        self, predicate, timeout: float = 20.0, interval: float = 0.3, what: str = "condition"
-    ):
-        """Poll the status until ``predicate(status)`` holds; generous timeout only to stop hangs."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = self.status()
-            if predicate(last):
-                return last
-            time.sleep(interval)
-        raise AssertionError(
-            f"timed out waiting for {what}; last status:\n{json.dumps(last, indent=1)}"
-        )
-
-    def down(self) -> None:
-        if self.run_dir is not None:
-            self.cli("down", str(self.run_dir), check=False)
-
-
-def write_config(tmp_path: Path, nodes: int = 3, extra: str = "", name: str = "test") -> Path:
-    path = tmp_path / "cluster.yaml"
-    path.write_text(
-        f"cluster: {name}\nseed: 11\nnetwork:\n  subnet: {unique_subnet()}\nnodes: {nodes}\n{extra}",
-        encoding="utf-8",
-    )
-    return path
 
 
 @pytest.fixture

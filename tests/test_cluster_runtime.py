@@ -11,7 +11,7 @@ import time
 
 import pytest
 import zmq
-from conftest import REPO, emulator_pids
+from cluster_harness import REPO, emulator_pids
 
 from emulator import codec
 
