@@ -1,5 +1,8 @@
 """Heartbeat: ping every peer, remember who answered and how fast.
 
+The peer's transport answers a Ping with a Pong straight away (like a kernel answering ICMP echo),
+so the round trip measures the network and the peer's transport thread, not its actors.
+
 This is what ``run.py status`` shows as reachability and round-trip time. Pings go through the
 transport like any other traffic, so network faults show up here first.
 """
@@ -82,9 +85,7 @@ class Heartbeat(NodeActor):
             self.send(peer, self.actor_name, Ping(self._seq, tick.mono))
 
     def on_message(self, source: str, msg: Any) -> None:
-        if isinstance(msg, Ping):
-            self.send(source, self.actor_name, Pong(msg.seq, msg.sent))
-        elif isinstance(msg, Pong):
+        if isinstance(msg, Pong):  # (pings are answered by the transport itself)
             self.table.answered(source, msg.sent, time.monotonic())
         else:
             super().on_message(source, msg)

@@ -50,6 +50,19 @@ def cluster_status(run: Path, timeout: float = 5.0) -> dict[str, Any]:
     return reply.report
 
 
+def _failed_nodes(report: dict[str, Any], run: Path) -> list[str]:
+    """Nodes whose process exited on its own during start-up, each with its last error line."""
+    out = []
+    for n in report["nodes"]:
+        if n["state"] == "down" and n.get("last_exit") not in (None, 0):
+            stderr = run / "nodes" / n["name"] / "stderr.log"
+            lines = (
+                stderr.read_text(errors="replace").strip().splitlines() if stderr.exists() else []
+            )
+            out.append(f"{n['name']}: exit {n['last_exit']}: {lines[-1] if lines else 'no output'}")
+    return out
+
+
 def _all_up(report: dict[str, Any]) -> bool:
     return all(n["state"] == "up" for n in report["nodes"])
 
@@ -100,6 +113,13 @@ def up(config: str, *, detach: bool, seed: int | None, timeout: float) -> int:
                 report = None
             if report and _all_up(report):
                 break
+            failed = _failed_nodes(report, run) if report else []
+            if failed:
+                _err("node(s) failed to start; stopping:")
+                for line in failed:
+                    print(f"  {line}", file=sys.stderr)
+                down(run)
+                return 1
         time.sleep(0.2)
     else:
         _err(

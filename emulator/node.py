@@ -99,7 +99,7 @@ class Node:
         self._done.set()
 
     def wait(self) -> int:
-        while not self._done.wait(0.5):
+        while not self._done.wait(5.0):  # signal handlers set it; the timeout is a safety net
             pass
         return self.exit_code
 

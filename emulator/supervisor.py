@@ -44,8 +44,10 @@ from emulator.nodelog import NodeLog
 from emulator.procs import NodeProcess, NodeState
 from emulator.wire import WireError, pack, unpack
 
-STATUS_POLL_S = 0.5
-RULES_REPUSH_S = 2.0
+# Background polling keeps the state column honest; `run.py status` asks the nodes afresh anyway.
+# Fault rules are pushed when they change, and a node that missed a push (it was starting or
+# paused) reports an older rules version in its next status reply and gets them again.
+STATUS_POLL_S = 1.0
 STALE_S = 3.0  # a running node that has not answered for this long is shown as not ready
 QUERY_WAIT_S = 0.4
 
@@ -133,7 +135,7 @@ class Supervisor:
             ((self.started_mono + f.at, i, f) for i, f in enumerate(self.cfg.faults)),
             key=lambda x: x[:2],
         )
-        next_poll = next_push = 0.0
+        next_poll = 0.0
         while self._running:
             now = time.monotonic()
             while schedule and schedule[0][0] <= now:
@@ -144,11 +146,14 @@ class Supervisor:
             if now >= next_poll:
                 self._poll_nodes()
                 next_poll = now + STATUS_POLL_S
-            if now >= next_push:
-                self._push_rules()
-                next_push = now + RULES_REPUSH_S
             self._answer_due_queries(now)
-            timeout = min(next_poll, next_push, schedule[0][0] if schedule else next_poll) - now
+            deadlines = [
+                next_poll,
+                *(f.end_mono for f in self.nemesis.active.values() if f.end_mono),
+            ]
+            if schedule:
+                deadlines.append(schedule[0][0])
+            timeout = min(deadlines) - now
             if self._pending:
                 timeout = min(timeout, self._pending[0][1] - now)
             for sock, _ in self.poller.poll(max(1, int(timeout * 1000))):
