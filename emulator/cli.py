@@ -190,15 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     importlib.import_module("emulator.logview").configure(p)
     p.set_defaults(func=_delegate("emulator.logview"))
 
-    try:  # TEMP until etcdctl lands
-        etcdctl = importlib.import_module("emulator.etcdctl")
-        p = sub.add_parser(
-            "etcdctl", help="an etcdctl (v2) for the cluster: get, set, ls, watch, member ..."
-        )
-        etcdctl.configure(p)
-        p.set_defaults(func=_delegate("emulator.etcdctl"))
-    except ModuleNotFoundError:
-        pass
+    p = sub.add_parser(
+        "etcdctl", help="an etcdctl (v2) for the cluster: get, set, ls, watch, member ..."
+    )
+    importlib.import_module("emulator.etcdctl").configure(p)
+    p.set_defaults(func=_delegate("emulator.etcdctl"))
 
     p = sub.add_parser(
         "node", help="run one node in the foreground (to place nodes on other hosts)"
