@@ -156,7 +156,7 @@ def _watch(run: Path) -> None:
 
     from emulator.statusview import render
 
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     console.print("[dim]live status; Ctrl-C stops the cluster[/dim]")
     try:
         with Live(render(cluster_status(run)), console=console, refresh_per_second=2) as live:
