@@ -7,10 +7,20 @@ from emulator.sim.checker import SafetyChecker, SimulationFailure
 from emulator.sim.network import NetworkConditions, SimNetwork
 from emulator.sim.node import SimNode, SimStorage
 from emulator.sim.scenario import SimOptions, SimResult, Simulation
-from emulator.sim.statemachine import KvStateMachine, StateMachine
+from emulator.sim.statemachine import (
+    EtcdStateMachine,
+    KvStateMachine,
+    MachineKind,
+    StateMachine,
+)
+from emulator.sim.workload import EtcdWorkload, KvWorkload, Workload
 
 __all__ = [
+    "EtcdStateMachine",
+    "EtcdWorkload",
     "KvStateMachine",
+    "KvWorkload",
+    "MachineKind",
     "NetworkConditions",
     "SafetyChecker",
     "SimNetwork",
@@ -21,4 +31,5 @@ __all__ = [
     "Simulation",
     "SimulationFailure",
     "StateMachine",
+    "Workload",
 ]

@@ -6,6 +6,9 @@
 - Leader completeness: a leader of term T holds every entry committed in a term before T.
 - State machine safety: no two nodes apply different entries at one index; every node applies
   indices in order without gaps (after a snapshot, from the snapshot's index on).
+- State machine agreement: every node applying an index gets the same answer from its state
+  machine, and nodes that applied up to the same index hold the same state (snapshot digests
+  compared at sampled indexes, at every snapshot taken or restored, and at the end).
 - ReadIndex: a read is answered with an index at least the commit index when it was asked.
 
 Every check is incremental, so it can run after every step.
@@ -42,6 +45,8 @@ class SafetyChecker:
         self.index_of: dict[bytes, int] = {}  # command -> the index it was first applied at
         self._reads: dict[bytes, int] = {}
         self.read_count = 0
+        self.outcomes: dict[int, str] = {}  # index -> the state machine's answer to it
+        self.states: dict[int, bytes] = {}  # index -> digest of the state after applying it
 
     @property
     def max_committed(self) -> int:
@@ -124,6 +129,24 @@ class SafetyChecker:
             raise SimulationFailure(
                 f"state machine safety: {node} applied {record!r} at {entry.index}, "
                 f"another node {known!r}"
+            )
+
+    def outcome(self, node: str, index: int, text: str) -> None:
+        """``node``'s state machine answered ``text`` to the entry at ``index``."""
+        known = self.outcomes.setdefault(index, text)
+        if known != text:
+            raise SimulationFailure(
+                f"state machine safety: {node} answered entry {index} with {text}, "
+                f"another node with {known}"
+            )
+
+    def state(self, node: str, index: int, digest: bytes, when: str) -> None:
+        """``node``'s state after applying up to ``index`` has ``digest`` (seen ``when``)."""
+        known = self.states.setdefault(index, digest)
+        if known != digest:
+            raise SimulationFailure(
+                f"state machine safety: {node}'s state at {index} ({when}) differs from "
+                f"another node's: {digest.hex()[:16]} != {known.hex()[:16]}"
             )
 
     def read_issued(self, ctx: bytes) -> None:

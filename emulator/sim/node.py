@@ -1,12 +1,15 @@
 """One simulated node: a RaftCore, the storage it persisted to, and its state machine.
 
 ``process`` is the shell's Ready loop (persist, send, apply, advance), reporting every step to
-the :class:`SafetyChecker`. ``crash`` forgets everything but the storage; ``start`` rebuilds the
-core and the state machine from it, as a restarted process would from its WAL and snapshot.
+the :class:`SafetyChecker`: what the state machine answered to each entry, and a digest of its
+snapshot every ``state_check_every`` indexes and whenever a snapshot is taken or restored.
+``crash`` forgets everything but the storage; ``start`` rebuilds the core and the state machine
+from it, as a restarted process would from its WAL and snapshot.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +60,7 @@ class SimNode:
         checker: SafetyChecker,
         state_machine: Callable[[], StateMachine] = KvStateMachine,
         compact_every: int = 0,
+        state_check_every: int = 0,
     ) -> None:
         self.id = node_id
         self.voters = voters
@@ -65,6 +69,7 @@ class SimNode:
         self.checker = checker
         self.state_machine = state_machine
         self.compact_every = compact_every
+        self.state_check_every = state_check_every
         self.storage = SimStorage()
         self.restarts = 0
         self.core: RaftCore | None = None
@@ -91,6 +96,7 @@ class SimNode:
         self.sm = self.state_machine()
         if st.snapshot is not None:
             self.sm.restore(st.snapshot.data)
+            self.check_state(st.snap_index, "restarted from its snapshot")
         self.checker.restarted(self.id, st.snap_index)
         self._led_term = -1
 
@@ -120,9 +126,15 @@ class SimNode:
             out.extend(rd.messages)
             if rd.snapshot is not None:
                 sm.restore(rd.snapshot.data)
+                self.check_state(rd.snapshot.index, "restored a snapshot")
+            every = self.state_check_every
             for entry in rd.committed_entries:
                 checker.applied(self.id, entry)
-                sm.apply(entry)
+                answer = sm.apply(entry)
+                if answer is not None:
+                    checker.outcome(self.id, entry.index, answer)
+                if every and entry.index % every == 0:
+                    self.check_state(entry.index, "sampled")
             for rs in rd.read_states:
                 checker.read_answered(self.id, rs)
             core.advance(rd)
@@ -130,13 +142,24 @@ class SimNode:
                 self.compact_every
                 and core.log.applied - self.storage.snap_index >= self.compact_every
             ):
-                snapshot = core.make_snapshot(sm.snapshot())
+                data = sm.snapshot()
+                checker.state(self.id, core.log.applied, _digest(data), "took a snapshot")
+                snapshot = core.make_snapshot(data)
                 core.compact(snapshot)
                 self.storage.compact(snapshot)
         self._check_leader(core)
         return out
 
+    def check_state(self, index: int, when: str) -> None:
+        """Report the digest of the state machine's snapshot, which reflects ``index``."""
+        assert self.sm is not None
+        self.checker.state(self.id, index, _digest(self.sm.snapshot()), when)
+
     def _check_leader(self, core: RaftCore) -> None:
         if core.role is Role.LEADER and core.term != self._led_term:
             self._led_term = core.term
             self.checker.leader(self.id, core.term, core.log)
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()

@@ -12,8 +12,13 @@ in some runs, add or remove one voter. Then every live node ticks. Each step del
 messages that are due; after every input a node runs its Ready loop, and the
 :class:`SafetyChecker` sees every persist, commit, apply and leadership.
 
+Clients and state machine: ``SimOptions.state_machine`` picks the small kv store or etcd's v2
+keyspace, with the matching client workload (``emulator.sim.workload``); with etcd, the leader
+also proposes SYNCs with the simulated clock, so TTLs expire through the log.
+
 After the chaos phase the network heals and calms down and every crashed node restarts; then
-a new command must be applied by every voter of a leader within ``liveness_ticks``.
+a new command must be applied by every voter of a leader within ``liveness_ticks``, and every
+node's state is compared with the others' at its applied index.
 """
 
 from __future__ import annotations
@@ -28,8 +33,15 @@ from actors.raft.entries import ConfChange, ConfChangeOp
 from emulator.sim.checker import SafetyChecker, SimulationFailure
 from emulator.sim.network import NetworkConditions, SimNetwork
 from emulator.sim.node import SimNode
-from emulator.sim.statemachine import KvStateMachine, StateMachine
-from emulator.sim.trace import Trace, describe_cluster, describe_message, describe_storage
+from emulator.sim.statemachine import MACHINES, MachineKind, StateMachine
+from emulator.sim.trace import (
+    Trace,
+    describe_cluster,
+    describe_crash,
+    describe_message,
+    describe_storage,
+)
+from emulator.sim.workload import workload_for
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class SimOptions:
     liveness_ticks: int = 150  # bound for a command to commit once the network is healthy
     steps_per_tick: int = 4
     election_ticks: int = 10
+    state_machine: MachineKind = MachineKind.KV
+    state_check_every: int = 16  # compare state digests at every such applied index (0: never)
     trace: bool = False
 
 
@@ -59,7 +73,7 @@ class Simulation:
         self,
         seed: int,
         options: SimOptions = SimOptions(),
-        state_machine: Callable[[], StateMachine] = KvStateMachine,
+        state_machine: Callable[[], StateMachine] | None = None,
     ) -> None:
         self.seed = seed
         self.opts = options
@@ -76,7 +90,8 @@ class Simulation:
             "max_inflight": rng.choice((2, 8, 256)),
         }
         self.compact_every = rng.choice((0, 5, 10, 40))
-        self._state_machine = state_machine
+        self._state_machine = state_machine or MACHINES[options.state_machine]
+        self.workload = workload_for(options.state_machine, rng, seed)
         conditions = NetworkConditions(
             drop=rng.choice((0.0, 0.02, 0.1, 0.2)),
             duplicate=rng.choice((0.0, 0.02, 0.1)),
@@ -102,7 +117,6 @@ class Simulation:
         self._heal_at = -1
         self._chaos_on = True
         self._restart_at: dict[str, int] = {}
-        self._commands = 0
         self._reads = 0
         self._live_commands: list[bytes] = []
         self._log(
@@ -118,8 +132,9 @@ class Simulation:
         error = None
         try:
             self._run()
-        except SimulationFailure as exc:
-            error = f"tick {self.tick}: {exc}"
+        except Exception as exc:  # a broken property, or a bug in a core or a state machine
+            text = str(exc) if isinstance(exc, SimulationFailure) else describe_crash(exc)
+            error = f"tick {self.tick}: {text}"
             self._log(f"FAILURE {error}")
         sequences = self._sequences()
         return SimResult(
@@ -127,7 +142,7 @@ class Simulation:
             ok=error is None,
             error=error,
             ticks=self.tick,
-            commits=max((len(s) for s in sequences.values()), default=0),
+            commits=max((len(s) for s in sequences.values()), default=len(self.checker.outcomes)),
             reads=self.checker.read_count,
             fingerprint=self._fingerprint(sequences),
             trace=tuple(self.trace.lines),
@@ -148,6 +163,9 @@ class Simulation:
             if self._liveness_reached():
                 self._log("liveness reached")
                 self.checker.sequences(self._sequences())
+                for node in self.nodes.values():
+                    if node.up:
+                        node.check_state(node.core.log.applied, "at the end")
                 return
         raise SimulationFailure(
             f"liveness: no command committed on every voter within {opts.liveness_ticks} "
@@ -160,6 +178,11 @@ class Simulation:
         for node in self.nodes.values():
             if node.up:
                 node.core.tick()
+                data = self.workload.on_tick(node, self.tick)
+                if data is not None:
+                    ok = node.core.propose(data)
+                    if self.trace.enabled:
+                        self._log(f"{node.id} proposes {self.workload.describe(data)}: {ok}")
                 self._process(node, base)
         for step in range(steps):
             now = base + step
@@ -225,7 +248,7 @@ class Simulation:
             alone = [rng.choice(ids)]
         else:
             rng.shuffle(ids)
-            alone = ids[: rng.randint(1, len(ids) - 1)]
+            alone = ids[: rng.randint(1, max(len(ids) - 1, 1))]  # one node: a no-op
         rest = tuple(i for i in self.nodes if i not in alone)
         self.network.partition(tuple(alone), rest)
         self._heal_at = self.tick + rng.randint(3, 40)
@@ -295,11 +318,10 @@ class Simulation:
         if not up or (leader and leader.core.log.last_index() - leader.core.log.committed > 64):
             return  # clients wait for answers: they back off when the leader has a backlog
         node = self.rng.choice(up)
-        self._commands += 1
-        data = b"k%d=c%d" % (self.rng.randrange(8), self._commands)
+        data = self.workload.command(node, self.tick)
         ok = node.core.propose(data)
         if self.trace.enabled:
-            self._log(f"propose {data.decode()} at {node.id}: {ok}")
+            self._log(f"propose {self.workload.describe(data)} at {node.id}: {ok}")
         self._process(node, self.tick * self.opts.steps_per_tick)
 
     def _read(self) -> None:
@@ -330,10 +352,10 @@ class Simulation:
         if not up:
             return
         node = self._leader() or self.rng.choice(up)
-        data = b"live=%d" % len(self._live_commands)
+        data = self.workload.liveness_command(len(self._live_commands), self.tick)
         self._live_commands.append(data)
         ok = node.core.propose(data)
-        self._log(f"liveness proposal {data.decode()} at {node.id}: {ok}")
+        self._log(f"liveness proposal {self.workload.describe(data)} at {node.id}: {ok}")
         self._process(node, self.tick * self.opts.steps_per_tick)
 
     def _liveness_reached(self) -> bool:
@@ -365,6 +387,7 @@ class Simulation:
             self.checker,
             self._state_machine,
             self.compact_every,
+            self.opts.state_check_every,
         )
 
     def _leader(self) -> SimNode | None:
@@ -373,15 +396,17 @@ class Simulation:
 
     def _sequences(self) -> dict[str, list[bytes]]:
         return {
-            i: list(getattr(n.sm, "sequence", []))
+            i: list(n.sm.sequence)
             for i, n in self.nodes.items()
-            if n.sm is not None
+            if n.sm is not None and hasattr(n.sm, "sequence")
         }
 
     def _fingerprint(self, sequences: dict[str, list[bytes]]) -> str:
         h = hashlib.sha256()
         for node_id, seq in sorted(sequences.items()):
             h.update(node_id.encode() + b":" + b",".join(seq) + b";")
+        for index, answer in sorted(self.checker.outcomes.items()):
+            h.update(b"%d:%s;" % (index, answer.encode()))
         h.update(repr(sorted(self.checker.leaders.items())).encode())
         h.update(b"%d/%d" % (self.network.sent, self.network.dropped))
         return h.hexdigest()[:16]

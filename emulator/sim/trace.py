@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sysconfig
+import traceback
 from collections.abc import Iterable
 from typing import Any
 
@@ -59,3 +61,12 @@ def describe_cluster(nodes: Iterable[SimNode]) -> str:
     return "; ".join(
         f"{n.id}: {describe_core(n.core) if n.core is not None else 'down'}" for n in nodes
     )
+
+
+def describe_crash(exc: BaseException) -> str:
+    """The exception and its innermost frame outside the standard library and packages."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    paths = sysconfig.get_paths()
+    outside = (paths["stdlib"], paths["purelib"], paths["platlib"])
+    at = ([f for f in frames if not f.filename.startswith(outside)] or frames)[-1]
+    return f"{exc!r} at {at.filename}:{at.lineno}"

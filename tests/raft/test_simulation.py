@@ -1,16 +1,32 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from actors.raft.entries import ConfState, Entry, Snapshot
+from actors.etcd.commands import Method, V2Request
+from actors.etcd.snapshot import StoreSnapshot
+from actors.etcd.store import KeyStore
+from actors.raft.entries import ConfState, Entry, EntryKind, Snapshot
 from actors.raft.log import RaftLog
 from actors.raft.readindex import ReadState
-from emulator.sim import KvStateMachine, SafetyChecker, SimOptions, Simulation, SimulationFailure
+from emulator import wire
+from emulator.sim import (
+    EtcdStateMachine,
+    EtcdWorkload,
+    KvStateMachine,
+    MachineKind,
+    SafetyChecker,
+    SimOptions,
+    Simulation,
+    SimulationFailure,
+)
+from emulator.sim.statemachine import BadCommand
+from emulator.sim.workload import SYNC_TICKS, clock_ns
 from emulator.simulator import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +48,27 @@ def test_five_node_seeds_keep_every_property(first):
     failures = [
         r for r in (Simulation(s, options).run() for s in range(first, first + 50)) if not r.ok
     ]
+    assert failures == [], "\n".join(f"seed {r.seed}: {r.error}" for r in failures)
+
+
+def _failures(seeds, options):
+    return [r for r in (Simulation(s, options).run() for s in seeds) if not r.ok]
+
+
+ETCD = MachineKind.ETCD
+
+
+@pytest.mark.parametrize("first", range(2000, 2100, 25))
+def test_etcd_three_node_seeds_keep_every_property(first):
+    options = SimOptions(nodes=3, ticks=TEST_TICKS, state_machine=ETCD)
+    failures = _failures(range(first, first + 25), options)
+    assert failures == [], "\n".join(f"seed {r.seed}: {r.error}" for r in failures)
+
+
+@pytest.mark.parametrize("first", range(3000, 3040, 20))
+def test_etcd_five_node_seeds_keep_every_property(first):
+    options = SimOptions(nodes=5, ticks=TEST_TICKS, state_machine=ETCD)
+    failures = _failures(range(first, first + 20), options)
     assert failures == [], "\n".join(f"seed {r.seed}: {r.error}" for r in failures)
 
 
@@ -61,7 +98,8 @@ def test_a_seed_replays_exactly():
     assert first.commits > 0
 
 
-def test_replay_does_not_depend_on_the_hash_seed():
+@pytest.mark.parametrize("machine", ["kv", "etcd"])
+def test_replay_does_not_depend_on_the_hash_seed(machine):
     outputs = []
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
@@ -73,6 +111,8 @@ def test_replay_does_not_depend_on_the_hash_seed():
             "5",
             "--ticks",
             "80",
+            "--state-machine",
+            machine,
             "--trace",
         ]
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -183,3 +223,161 @@ def test_kv_state_machine_round_trips_through_a_snapshot():
     copy.restore(kv.snapshot())
     assert copy.data == {b"k": b"2"} and copy.sequence == [b"k=1", b"k=2"]
     assert Snapshot(3, 1, ConfState(("a",)), kv.snapshot()).data == kv.snapshot()
+
+
+def test_checker_flags_different_answers_and_states():
+    checker = SafetyChecker()
+    checker.outcome("a", 4, '{"etcdIndex":2}')
+    checker.outcome("b", 4, '{"etcdIndex":2}')
+    with pytest.raises(SimulationFailure, match="answered entry 4"):
+        checker.outcome("c", 4, '{"etcdIndex":3}')
+    checker.state("a", 4, b"\x01" * 16, "sampled")
+    checker.state("b", 4, b"\x01" * 16, "restored a snapshot")
+    with pytest.raises(SimulationFailure, match="state at 4 \\(at the end\\)"):
+        checker.state("c", 4, b"\x02" * 16, "at the end")
+
+
+# -- the etcd keyspace as the state machine --------------------------------------------------
+
+
+def _entry(index: int, req: V2Request) -> Entry:
+    return Entry(1, index, EntryKind.NORMAL, wire.pack(req))
+
+
+def _put(path: str, value: str, expiration: int = 0, now: int = clock_ns(0)) -> V2Request:
+    return V2Request(
+        f"t{path}{value}", Method.PUT.value, path, value, False, "", 0, None, expiration,
+        False, False, False, now,
+    )  # fmt: skip
+
+
+def test_etcd_state_machine_answers_and_round_trips_through_keystore_snapshots():
+    sm = EtcdStateMachine()
+    assert sm.apply(Entry(1, 1, EntryKind.NORMAL, b"")) is None  # a new leader's no-op
+    first = sm.apply(_entry(2, _put("/a", "1", expiration=clock_ns(10))))
+    assert '"action":"set"' in first and '"etcdIndex":1' in first and '"ttl":1' in first
+    sm.apply(_entry(3, _put("/b/c", "2")))
+    expired = sm.apply(_entry(4, V2Request.sync(clock_ns(10), "s")))
+    assert '"expired":[{"action":"expire","node":{"key":"/a"' in expired
+    assert sm.peek("/a") is None and sm.peek("/b/c").value == "2" and sm.peek("/b").is_dir
+
+    data = sm.snapshot()
+    assert data == sm.store.snapshot() and isinstance(wire.unpack(data), StoreSnapshot)
+    copy = EtcdStateMachine()
+    copy.restore(data)
+    assert copy.snapshot() == data
+    # both answer the next entry alike
+    assert copy.apply(_entry(5, _put("/b/c", "3"))) == sm.apply(_entry(5, _put("/b/c", "3")))
+    with pytest.raises(BadCommand):
+        sm.apply(Entry(1, 6, EntryKind.NORMAL, wire.pack(ConfState(("a",)))))
+
+
+def test_etcd_workload_proposes_every_kind_of_request_with_unique_ids():
+    workload = EtcdWorkload(random.Random(1))
+    sim = Simulation(0, SimOptions(ticks=20, state_machine=ETCD))
+    node = sim.nodes["n1"]
+    reqs = [wire.unpack(workload.command(node, 7)) for _ in range(400)]
+    assert len({r.id for r in reqs}) == len(reqs)
+    assert all(r.time_ns == clock_ns(7) for r in reqs)
+    methods = {r.method for r in reqs}
+    assert methods == {Method.PUT.value, Method.DELETE.value, Method.POST.value, "QGET"}
+    assert any(r.prev_exist is False for r in reqs) and any(r.prev_exist for r in reqs)
+    assert any(r.prev_value for r in reqs) and any(r.prev_index for r in reqs)
+    assert any(r.dir and r.method == Method.PUT.value for r in reqs)
+    assert any(r.refresh for r in reqs) and any(r.recursive for r in reqs)
+    with_ttl = [r for r in reqs if r.expiration]
+    assert with_ttl and all(r.expiration - r.time_ns in (1e9, 2e9, 3e9, 5e9) for r in with_ttl)
+    ttl = _put("/a", "1", expiration=clock_ns(7) + 2_000_000_000, now=clock_ns(7))
+    assert workload.describe(wire.pack(ttl)) == "t/a1 PUT /a value='1' ttl=2"
+
+
+def test_only_a_leader_with_expiring_keys_proposes_sync():
+    workload = EtcdWorkload(random.Random(1))
+    sim = Simulation(0, SimOptions(ticks=20, state_machine=ETCD))
+    node = sim.nodes["n1"]
+    assert workload.on_tick(node, 0) is None  # not a leader
+    node.is_leader = lambda: True
+    assert workload.on_tick(node, 0) is None  # no key with a TTL
+    node.sm.apply(_entry(1, _put("/k", "v", expiration=clock_ns(30))))
+    assert workload.on_tick(node, SYNC_TICKS + 1) is None  # not a SYNC tick
+    sync = wire.unpack(workload.on_tick(node, 2 * SYNC_TICKS))
+    assert sync.method == Method.SYNC.value and sync.time_ns == clock_ns(2 * SYNC_TICKS)
+    assert sync.id == f"sync-n1-{2 * SYNC_TICKS}"
+
+
+def test_etcd_runs_exercise_the_keyspace_they_claim():
+    outcomes, traces = [], []
+    for seed in range(2000, 2012):
+        sim = Simulation(seed, SimOptions(ticks=TEST_TICKS, state_machine=ETCD, trace=True))
+        result = sim.run()
+        assert result.ok, result.error
+        outcomes += list(sim.checker.outcomes.values())
+        traces += result.trace
+        for node in sim.nodes.values():
+            if node.storage.snapshot is not None:
+                assert isinstance(wire.unpack(node.storage.snapshot.data), StoreSnapshot)
+    text = "\n".join(outcomes)
+    for action in (
+        "set", "create", "update", "compareAndSwap", "compareAndDelete", "delete", "expire", "get"
+    ):  # fmt: skip
+        assert f'"action":"{action}"' in text, action
+    for code in (100, 101, 102, 105, 108):  # not found, compare failed, not a file, exists, ...
+        assert f'"errorCode":{code}' in text, code
+    assert '"dir":true' in text and '"ttl":' in text
+    trace = "\n".join(traces)
+    assert "InstallSnapshot" in trace and "restart n" in trace and " SYNC " in trace
+
+
+def test_an_etcd_seed_replays_exactly():
+    options = SimOptions(nodes=5, ticks=120, state_machine=ETCD, trace=True)
+    first, second = Simulation(2077, options).run(), Simulation(2077, options).run()
+    assert first.trace == second.trace and len(first.trace) > 100
+    assert first.fingerprint == second.fingerprint and first.commits > 0
+
+
+def test_command_line_runs_the_etcd_state_machine(capsys):
+    assert main(["--seeds", "2", "--start", "40", "--ticks", "60", "--state-machine", "etcd"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("2 seeds, 0 failures, ")
+    assert main(["--seeds", "5", "--nodes", "1", "--ticks", "60", "--state-machine", "etcd"]) == 0
+
+
+def test_a_crashing_state_machine_fails_its_seed_with_where(monkeypatch):
+    def broken(self, entry):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(EtcdStateMachine, "apply", broken)
+    result = Simulation(2000, SimOptions(ticks=60, state_machine=ETCD)).run()
+    assert not result.ok
+    assert "KeyError('boom') at " in result.error and "test_simulation.py" in result.error
+
+
+def test_a_keyspace_that_reads_its_own_clock_is_caught(monkeypatch, capsys):
+    # each store applies with its own skewed clock instead of the request's: ttls differ
+    apply = KeyStore.apply
+    skews = {}
+
+    def skewed(self, req, raft_index):
+        skew = skews.setdefault(id(self), len(skews) * 1_500_000_000)
+        fields = [getattr(req, f) for f in req._wire_fields]
+        fields[-1] += skew
+        return apply(self, V2Request(*fields), raft_index)
+
+    monkeypatch.setattr(KeyStore, "apply", skewed)
+    args = ["--seeds", "3", "--start", "2000", "--ticks", "80", "--state-machine", "etcd"]
+    assert main(args) == 1
+    assert "state machine safety" in capsys.readouterr().out
+
+
+def test_a_lossy_keyspace_restore_is_caught(monkeypatch):
+    restore = KeyStore.restore
+
+    def forgetful(self, data):
+        restore(self, data)
+        self.history = type(self.history)(self.history.capacity)  # the event history is lost
+
+    monkeypatch.setattr(KeyStore, "restore", forgetful)
+    options = SimOptions(ticks=TEST_TICKS, state_machine=ETCD)
+    failures = _failures(range(2000, 2010), options)
+    assert failures and all("state machine safety" in r.error for r in failures)
+    assert any("restored a snapshot" in r.error or "restarted" in r.error for r in failures)
