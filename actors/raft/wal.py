@@ -1,15 +1,11 @@
 """The Raft write-ahead log: entries, hard states and snapshot marks, fsynced in batches.
 
 Theory of operation. The WAL is a directory of segment files named ``<seq>-<first index>.wal``
-(16 hex digits each, so names sort in order). A segment is a sequence of records::
-
-    length u32 | crc32 u32 | type u8 | payload (length bytes)
-
-little-endian, where the CRC covers type and payload and the payload is a ``wire.pack`` value
-(an entry as the tuple ``(term, index, kind, data)``, the rest as their wire messages).
-Every segment opens with a header (node, cluster token, seq, first index) and then repeats the
-latest snapshot mark and hard state, so any suffix of segments is enough to recover: that is
-what lets :meth:`WAL.release_to` delete old segments whole. A segment is born atomically (written
+(16 hex digits each, so names sort in order). A segment is a sequence of length-prefixed,
+CRC-checked records (the framing is in :mod:`.walrecord`). Every segment opens with a header
+(node, cluster token, seq, first index) and then repeats the latest snapshot mark and hard
+state, so any suffix of segments is enough to recover: that is what lets :meth:`WAL.release_to`
+delete old segments whole. A segment is born atomically (written
 to a ``.tmp`` file, fsynced, renamed, directory fsynced), so only records appended later can be
 torn.
 
@@ -35,28 +31,27 @@ from __future__ import annotations
 
 import os
 import re
-import struct
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from actors.raft.entries import Entry, HardState
-from emulator.wire import WireError, message, pack, unpack
+from actors.raft.walrecord import (
+    FORMAT_VERSION,
+    REC_ENTRY,
+    REC_HEADER,
+    REC_SNAPSHOT,
+    REC_STATE,
+    SegmentHeader,
+    SnapshotMark,
+    frame,
+    frame_entries,
+    scan,
+)
+from emulator.wire import pack
 
 DEFAULT_SEGMENT_BYTES = 64 << 20
-FORMAT_VERSION = 1
-
-# record types (0 is never used, so a zero-filled tail fails its CRC)
-REC_HEADER = 1
-REC_ENTRY = 2
-REC_STATE = 3
-REC_SNAPSHOT = 4
-
-_FRAME = struct.Struct("<IIB")
-_TYPE_CRC = {t: zlib.crc32(bytes([t])) for t in range(256)}
 _NAME = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.wal$")
 _datasync = getattr(os, "fdatasync", os.fsync)
 
@@ -75,29 +70,6 @@ class WALMismatch(WALError):
     """The WAL on disk belongs to another node or cluster."""
 
 
-@message("raft.wal.SegmentHeader")
-class SegmentHeader:
-    version: int
-    node: str
-    token: str
-    seq: int
-    first_index: int
-
-
-@message("raft.wal.SnapshotMark")
-class SnapshotMark:
-    index: int
-    term: int
-
-
-_RECORD_CLASS: dict[int, type] = {
-    REC_HEADER: SegmentHeader,
-    REC_ENTRY: Entry,
-    REC_STATE: HardState,
-    REC_SNAPSHOT: SnapshotMark,
-}
-
-
 @dataclass(frozen=True)
 class Recovered:
     hard_state: HardState | None
@@ -105,11 +77,6 @@ class Recovered:
     snapshot_term: int
     entries: list[Entry]  # after snapshot_index, contiguous
     torn_tail: str | None  # what was cut from the last segment, if anything
-
-
-def _frame(buf: bytearray, rtype: int, payload: bytes) -> None:
-    buf += _FRAME.pack(len(payload), zlib.crc32(payload, _TYPE_CRC[rtype]), rtype)
-    buf += payload
 
 
 def _fsync_dir(path: Path) -> None:
@@ -124,35 +91,6 @@ def _write_all(fd: int, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _scan(data: bytes) -> tuple[list[tuple[int, Any]], int, str | None]:
-    """Parse records: ``(records, end of the last good record, why it stopped or None)``."""
-    view = memoryview(data)
-    records: list[tuple[int, Any]] = []
-    pos, size, hdr = 0, len(data), _FRAME.size
-    while pos < size:
-        if size - pos < hdr:
-            return records, pos, f"partial record header ({size - pos} of {hdr} bytes)"
-        length, crc, rtype = _FRAME.unpack_from(data, pos)
-        end = pos + hdr + length
-        if end > size:
-            return records, pos, f"short payload ({size - pos - hdr} of {length} bytes)"
-        payload = view[pos + hdr : end]
-        if zlib.crc32(payload, _TYPE_CRC[rtype]) != crc:
-            return records, pos, "CRC mismatch"
-        cls = _RECORD_CLASS.get(rtype)
-        try:
-            value = unpack(payload, max_size=length)
-            if rtype == REC_ENTRY:
-                value = Entry(*value)
-        except (WireError, TypeError) as exc:
-            return records, pos, f"undecodable payload: {exc}"
-        if cls is None or not isinstance(value, cls):
-            return records, pos, f"undecodable payload: record type {rtype} holds {value!r:.60}"
-        records.append((rtype, value))
-        pos = end
-    return records, pos, None
 
 
 class _Replay:
@@ -262,7 +200,7 @@ class WAL:
                 f"this node's data dir and let it rejoin from its peers."
             )
         data = path.read_bytes()
-        records, good, why = _scan(data)
+        records, good, why = scan(data)
         header = records[0][1] if records and records[0][0] == REC_HEADER else None
         problem = None
         if header is None:
@@ -332,13 +270,9 @@ class WAL:
         if not entries and hard_state is None:
             return
         buf = bytearray()
-        crc, frame, ent_crc = zlib.crc32, _FRAME.pack, _TYPE_CRC[REC_ENTRY]
-        for e in entries:
-            payload = pack((e.term, e.index, e.kind, e.data))  # a tuple packs 20x faster
-            buf += frame(len(payload), crc(payload, ent_crc), REC_ENTRY)
-            buf += payload
+        frame_entries(buf, entries)
         if hard_state is not None:
-            _frame(buf, REC_STATE, pack(hard_state))
+            frame(buf, REC_STATE, pack(hard_state))
         self._write(buf)
         if entries:
             last = entries[-1].index
@@ -354,7 +288,7 @@ class WAL:
         """Record (durably) that a snapshot at ``index`` exists."""
         mark = SnapshotMark(index, term)
         buf = bytearray()
-        _frame(buf, REC_SNAPSHOT, pack(mark))
+        frame(buf, REC_SNAPSHOT, pack(mark))
         self._write(buf)
         self._snap = mark
         self._last_index = max(self._last_index, index)
@@ -412,15 +346,15 @@ class WAL:
         seq = self._segments[-1].seq + 1 if self._segments else 1
         path = self.directory / f"{seq:016x}-{self._last_index + 1:016x}.wal"
         buf = bytearray()
-        _frame(
+        frame(
             buf,
             REC_HEADER,
             pack(SegmentHeader(FORMAT_VERSION, self.node, self.token, seq, self._last_index + 1)),
         )
         if self._snap is not None:
-            _frame(buf, REC_SNAPSHOT, pack(self._snap))
+            frame(buf, REC_SNAPSHOT, pack(self._snap))
         if self._hard_state is not None:
-            _frame(buf, REC_STATE, pack(self._hard_state))
+            frame(buf, REC_STATE, pack(self._hard_state))
         tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
         try:

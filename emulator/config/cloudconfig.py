@@ -1,4 +1,4 @@
-"""The cloud-config model: what a CoreOS machine reads at boot, as frozen dataclasses.
+"""Reading a cloud-config: the located YAML tree in, a :class:`CloudConfig` and problems out.
 
 Key names and accepted values mirror coreos-cloudinit (``config/*.go``): ``hostname``,
 ``ssh_authorized_keys``, ``write_files``, and under ``coreos``: ``etcd2``, ``fleet``, ``update``,
@@ -10,297 +10,58 @@ nobody knows are warnings; wrong types and bad values are errors. ``$private_ipv
 Checks borrowed from the programs that would read the values: etcd refuses an election timeout
 under 5x the heartbeat interval or over 50 s, and ``discovery`` together with ``initial-cluster``;
 locksmithd wants a reboot window's start and length together.
+
+The model is in :mod:`.cloudmodel` and the value formats in :mod:`.coreosformats`; both are
+re-exported here, so ``emulator.config.cloudconfig`` still offers every name it did.
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
-import ipaddress
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
-from urllib.parse import urlsplit
 
 from emulator.config import yamlsource as ys
+from emulator.config.cloudmodel import (
+    CloudConfig,
+    ClusterState,
+    DropIn,
+    Etcd2Options,
+    FleetOptions,
+    LocksmithOptions,
+    ProxyMode,
+    RebootStrategy,
+    Unit,
+    UnitCommand,
+    UpdateOptions,
+    WriteFile,
+)
+from emulator.config.coreosformats import (
+    ENCODINGS,
+    absolute_path,
+    check_url,
+    decode_content,
+    go_duration,
+    hostname,
+    initial_cluster_text,
+    ip_address,
+    metadata_pairs,
+    parse_initial_cluster,
+    permissions,
+    window_start,
+)
 from emulator.config.yamlsource import Entry, Kind, Loc, ProblemLog, YNode
+
+__all__ = [
+    "CLOUD_CONFIG_HEADER", "ENCODINGS", "MAX_ELECTION_MS", "CloudConfig", "ClusterState",
+    "DropIn", "Etcd2Options", "FleetOptions", "LocksmithOptions", "Places", "ProxyMode",
+    "RebootStrategy", "Unit", "UnitCommand", "UpdateOptions", "WriteFile", "absolute_path",
+    "check_url", "cloud_config_tree", "decode_content", "duration_seconds", "go_duration",
+    "hostname", "initial_cluster_text", "ip_address", "metadata_pairs", "parse_cloud_config",
+    "parse_initial_cluster", "permissions", "read_cloud_config", "window_start",
+]  # fmt: skip
 
 CLOUD_CONFIG_HEADER = "#cloud-config"
 MAX_ELECTION_MS = 50000  # etcd's maxElectionMs
-
-
-class RebootStrategy(str, Enum):
-    ETCD_LOCK = "etcd-lock"
-    REBOOT = "reboot"
-    OFF = "off"
-    BEST_EFFORT = "best-effort"  # CoreOS's default: etcd-lock if etcd is configured, else reboot
-
-
-class ProxyMode(str, Enum):
-    OFF = "off"
-    ON = "on"
-    READONLY = "readonly"
-
-
-class ClusterState(str, Enum):
-    NEW = "new"
-    EXISTING = "existing"
-
-
-class UnitCommand(str, Enum):
-    START = "start"
-    STOP = "stop"
-    RESTART = "restart"
-    RELOAD = "reload"
-    TRY_RESTART = "try-restart"
-    RELOAD_OR_RESTART = "reload-or-restart"
-    RELOAD_OR_TRY_RESTART = "reload-or-try-restart"
-
-
-def _values(enum: type[Enum]) -> tuple[str, ...]:
-    return tuple(m.value for m in enum)
-
-
-@dataclass(frozen=True)
-class Etcd2Options:
-    name: str | None = None
-    discovery: str | None = None
-    initial_cluster: str | None = None  # "core-01=http://127.0.10.1:2380,core-02=…"
-    initial_cluster_token: str | None = None
-    initial_cluster_state: ClusterState = ClusterState.NEW
-    advertise_client_urls: tuple[str, ...] = ()
-    initial_advertise_peer_urls: tuple[str, ...] = ()
-    listen_client_urls: tuple[str, ...] = ()
-    listen_peer_urls: tuple[str, ...] = ()
-    heartbeat_interval: int = 100  # ms
-    election_timeout: int = 1000  # ms
-    snapshot_count: int = 10000
-    proxy: ProxyMode = ProxyMode.OFF
-    data_dir: str | None = None
-
-    @property
-    def is_member(self) -> bool:
-        """A Raft member; proxies (``proxy: on|readonly``) only forward."""
-        return self.proxy is ProxyMode.OFF
-
-    def initial_cluster_members(self) -> dict[str, str]:
-        """``initial-cluster`` as name → peer URL (a name's first URL when it lists several)."""
-        return parse_initial_cluster(self.initial_cluster or "")
-
-
-@dataclass(frozen=True)
-class FleetOptions:
-    public_ip: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    agent_ttl: float = 30.0  # seconds
-    engine_reconcile_interval: float = 2.0  # seconds
-    etcd_servers: tuple[str, ...] = ()
-    verbosity: int = 0
-
-
-@dataclass(frozen=True)
-class UpdateOptions:
-    reboot_strategy: RebootStrategy = RebootStrategy.BEST_EFFORT
-    group: str = "stable"
-    server: str | None = None
-
-
-@dataclass(frozen=True)
-class LocksmithOptions:
-    window_start: str | None = None  # "Thu 04:00" or "04:00"
-    window_length: str | None = None  # "1h30m"
-    group: str | None = None
-    endpoint: str | None = None
-
-    @property
-    def window_length_seconds(self) -> float | None:
-        return None if self.window_length is None else go_duration(self.window_length)
-
-    @property
-    def window_start_parts(self) -> tuple[int | None, int, int] | None:
-        """(weekday 0=Mon … 6=Sun or None for every day, hour, minute)."""
-        return None if self.window_start is None else window_start(self.window_start)
-
-
-@dataclass(frozen=True)
-class DropIn:
-    name: str
-    content: str = ""
-
-
-@dataclass(frozen=True)
-class Unit:
-    name: str
-    command: UnitCommand | None = None
-    content: str | None = None
-    enable: bool = False
-    runtime: bool = False
-    mask: bool = False
-    drop_ins: tuple[DropIn, ...] = ()
-
-
-@dataclass(frozen=True)
-class WriteFile:
-    path: str
-    content: str = ""
-    permissions: str | None = None  # as written, e.g. "0644"
-    owner: str | None = None
-    encoding: str | None = None  # base64|b64|gz|gzip|gz+base64|… as coreos-cloudinit
-
-    @property
-    def mode(self) -> int:
-        return int(self.permissions, 8) if self.permissions else 0o644
-
-    def data(self) -> bytes:
-        """The file's bytes, decoded per ``encoding``."""
-        return decode_content(self.content, self.encoding)
-
-
-@dataclass(frozen=True)
-class CloudConfig:
-    hostname: str | None = None
-    ssh_authorized_keys: tuple[str, ...] = ()
-    write_files: tuple[WriteFile, ...] = ()
-    etcd2: Etcd2Options = field(default_factory=Etcd2Options)
-    fleet: FleetOptions = field(default_factory=FleetOptions)
-    update: UpdateOptions = field(default_factory=UpdateOptions)
-    locksmith: LocksmithOptions = field(default_factory=LocksmithOptions)
-    units: tuple[Unit, ...] = ()
-
-    def unit(self, name: str) -> Unit | None:
-        return next((u for u in self.units if u.name == name), None)
-
-
-# --- CoreOS value formats ----------------------------------------------------------------------
-
-ENCODINGS = ("base64", "b64", "gz", "gzip", "gz+base64", "gzip+base64", "gz+b64", "gzip+b64")
-_PERMISSIONS = re.compile(r"^0?[0-7]{3,4}$")
-_WINDOW_START = re.compile(
-    r"^(?:(?P<day>sun|mon|tue|wed|thu|fri|sat) )?0*(?P<h>1?[0-9]|2[0-3]):0*(?P<m>[1-5]?[0-9])$",
-    re.I,
-)
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_GO_DURATION_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)"
-_GO_DURATION = re.compile(rf"^(?:{_GO_DURATION_PART})+$")
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def ip_address(value: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IP address") from None
-
-
-_HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
-
-
-def hostname(value: str) -> str:
-    if len(value) > 253 or not _HOSTNAME.match(value):
-        raise ValueError(f"{value!r} is not a valid hostname (letters, digits, hyphens, dots)")
-    return value
-
-
-def check_url(url: str, *, need_port: bool = False) -> str:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"{url!r} is not a URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http(s)://host:port URL")
-    if need_port and port is None:
-        raise ValueError(f"{url!r} needs a port to listen on")
-    return url
-
-
-def go_duration(value: str) -> float:
-    """A Go duration as locksmith takes it (``1h30m``, ``90s``) → seconds."""
-    text = value.strip()
-    if not _GO_DURATION.match(text):
-        raise ValueError(f"{value!r} is not a duration like 1h30m or 45m")
-    return sum(float(n) * _GO_UNITS[u] for n, u in re.findall(_GO_DURATION_PART, text))
-
-
-def duration_seconds(node: YNode) -> float:
-    """fleet's durations: ``30s``, ``500ms``, a number of seconds, or a Go duration (``1m30s``)."""
-    try:
-        return ys.seconds(node)
-    except ValueError as exc:
-        try:
-            value = go_duration(ys.text(node))
-        except ValueError:
-            raise exc from None
-        if value <= 0:
-            raise ValueError(f"must be more than zero, got {node.raw}") from None
-        return value
-
-
-def window_start(value: str) -> tuple[int | None, int, int]:
-    """A locksmith window start (``Thu 04:00`` or ``04:00``) → (weekday 0=Mon or None, h, m)."""
-    m = _WINDOW_START.match(value.strip())
-    if not m:
-        raise ValueError(f"{value!r} is not a window start like 'Thu 04:00' or '04:00'")
-    day = _DAYS.index(m["day"].lower()) if m["day"] else None
-    return day, int(m["h"]), int(m["m"])
-
-
-def permissions(value: str) -> str:
-    if not _PERMISSIONS.match(value):
-        raise ValueError(f"{value!r} is not an octal file mode like '0644'")
-    return value
-
-
-def absolute_path(value: str) -> str:
-    if not value.startswith("/"):
-        raise ValueError(f"{value!r} is not an absolute path")
-    return value
-
-
-def decode_content(content: str, encoding: str | None) -> bytes:
-    """write_files content per its encoding (base64 and/or gzip), as coreos-cloudinit decodes."""
-    data = content.encode()
-    try:
-        if encoding and ("base64" in encoding or "b64" in encoding):
-            data = base64.b64decode(data, validate=True)
-        if encoding and encoding.startswith("gz"):
-            data = gzip.decompress(data)
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"content does not decode as {encoding}: {exc}") from None
-    return data
-
-
-def parse_initial_cluster(value: str) -> dict[str, str]:
-    """``name=url,name=url`` → {name: first url}; raises ValueError on a malformed pair."""
-    members: dict[str, str] = {}
-    for pair in (p.strip() for p in value.split(",") if p.strip()):
-        name, sep, url = pair.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"{pair!r} is not name=peer-url")
-        members.setdefault(name.strip(), check_url(url.strip()))
-    return members
-
-
-def initial_cluster_text(value: str) -> str:
-    if not parse_initial_cluster(value):
-        raise ValueError("names no member")
-    return value
-
-
-def metadata_pairs(value: str) -> dict[str, str]:
-    """fleet metadata as fleet takes it: ``"region=us-east,disk=ssd"``."""
-    result: dict[str, str] = {}
-    for pair in (p for p in value.split(",") if p.strip()):
-        key, sep, val = pair.partition("=")
-        if not sep or not key.strip() or "=" in val:
-            raise ValueError(f"metadata {pair.strip()!r} is not key=value")
-        result[key.strip()] = val.strip()
-    return result
-
-
-# --- reading -----------------------------------------------------------------------------------
 
 _TOP_NOT_EMULATED = ("users", "manage_etc_hosts")
 _COREOS_NOT_EMULATED = ("etcd", "flannel", "oem")
@@ -375,6 +136,20 @@ def read_cloud_config(
 ) -> tuple[CloudConfig, Places]:
     """Build a CloudConfig from a located tree; problems go to ``log``, defaults fill the gaps."""
     return _Reading(log, substitutions or {}).cloud_config(tree)
+
+
+def duration_seconds(node: YNode) -> float:
+    """fleet's durations: ``30s``, ``500ms``, a number of seconds, or a Go duration (``1m30s``)."""
+    try:
+        return ys.seconds(node)
+    except ValueError as exc:
+        try:
+            value = go_duration(ys.text(node))
+        except ValueError:
+            raise exc from None
+        if value <= 0:
+            raise ValueError(f"must be more than zero, got {node.raw}") from None
+        return value
 
 
 _STAND_INS = {"private_ipv4": "192.0.2.1", "public_ipv4": "192.0.2.2"}  # TEST-NET-1 addresses

@@ -9,39 +9,43 @@ the emulator knows (etcd2 name and URLs, fleet public-ip and etcd servers, the c
 initial cluster). A problem found once per node (a bad value in the shared cloud-config) is
 reported once. Only when no error was found is a :class:`ClusterConfig` built.
 
-Addresses: ``subnet`` mode gives node i (1-based) the address subnet+i and etcd's own ports
-(2379 client, 2380 peer); ``port-offset`` mode puts every node on 127.0.0.1 with client port
-base + 10*(i-1) and peer port client+1.
+How nodes get addresses and ports is in :mod:`.addressing`; the ``faults:`` list is read by
+:mod:`.faultschedule`. Their public names are re-exported here.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from enum import Enum
 from pathlib import Path
 
 from emulator.config import yamlsource as ys
+from emulator.config.addressing import (
+    CLIENT_PORT,
+    DEFAULT_SUBNET,
+    LOOPBACK,
+    PORT_STRIDE,
+    Addresses,
+    NetworkMode,
+    read_network,
+)
 from emulator.config.cloudconfig import CloudConfig, Places, cloud_config_tree, read_cloud_config
+from emulator.config.faultschedule import FaultEntry, read_faults
 from emulator.config.yamlsource import Kind, Loc, Problem, ProblemLog, YNode
-from emulator.faults import SELECTORS, FaultError, FaultSpec, parse_fault
+from emulator.faults import SELECTORS
+
+__all__ = [
+    "CLIENT_PORT", "DEFAULT_NAME", "DEFAULT_NODES", "DEFAULT_SEED", "DEFAULT_SUBNET", "LOOPBACK",
+    "PORT_STRIDE", "Addresses", "ClusterConfig", "FaultEntry", "NetworkMode", "NodeSpec",
+    "load_cluster_config", "parse_cluster_config",
+]  # fmt: skip
 
 DEFAULT_NAME = "coreemu"
 DEFAULT_SEED = 1
 DEFAULT_NODES = 3
-DEFAULT_SUBNET = "127.0.10.0/24"
-LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
-CLIENT_PORT = 2379  # the peer port is always the client port + 1 (2380)
-PORT_STRIDE = 10  # port-offset mode: node i's ports are base + 10*(i-1) and that + 1
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-
-
-class NetworkMode(str, Enum):
-    SUBNET = "subnet"
-    PORT_OFFSET = "port-offset"
 
 
 @dataclass(frozen=True)
@@ -70,18 +74,6 @@ class NodeSpec:
     def is_member(self) -> bool:
         """An etcd (Raft) member, not an etcd proxy."""
         return self.cloud_config.etcd2.is_member
-
-
-@dataclass(frozen=True)
-class FaultEntry:
-    at: float  # seconds after the cluster is up
-    duration: float | None  # seconds; None: until cleared or for good
-    spec: FaultSpec
-    line: int | None
-
-    @property
-    def end(self) -> float | None:
-        return None if self.duration is None else self.at + self.duration
 
 
 @dataclass(frozen=True)
@@ -163,8 +155,6 @@ def parse_cluster_config(
     return _ClusterReading(log, tree).build(text, Path(source), seed)
 
 
-Addresses = list[tuple[str, int]]  # (address, client port) per node
-_Addressing = tuple[NetworkMode, str | None, int | None, Addresses | None]
 _PASS = lambda n: n  # noqa: E731  (keep the node; a later step reads it)
 
 
@@ -188,7 +178,7 @@ class _ClusterReading:
         )
         names, per_node = self._nodes(top.get("nodes"))
         count = len(names) if names is not None else DEFAULT_NODES
-        mode, subnet, base, addresses = self._network(net, count, top.where("nodes"))
+        mode, subnet, base, addresses = read_network(net, count, top.where("nodes"), log)
         default = cloud_config_tree(top.get("cloud_config"), log)
         self._overrides(top.get("overrides"), names, per_node)
         nodes = []
@@ -212,7 +202,7 @@ class _ClusterReading:
         self._warn_url_misses()
         initial = self._initial_cluster(nodes)
         nodes_final = tuple(_complete(n, token, initial) for n, _ in nodes)
-        faults = self._faults(top.get("faults"), names)
+        faults = read_faults(top.get("faults"), names, log)
         log.raise_if_errors()
         return ClusterConfig(
             name=name, token=token, seed=seed if seed is not None else top.get("seed", DEFAULT_SEED),
@@ -276,52 +266,6 @@ class _ClusterReading:
             if extra is not None:
                 per_node.setdefault(name, []).append(extra)
         return names, per_node
-
-    def _network(self, net: ys.Section, count: int, nodes_where: ys.Entry | None) -> _Addressing:
-        """How nodes are addressed; ``addresses`` is None when the network section is broken."""
-        subnet_e, offset_e = net.where("subnet"), net.where("port_offset")
-        if subnet_e is not None and offset_e is not None:
-            self.log.error(offset_e, "give subnet or port-offset, not both")
-        if offset_e is not None and subnet_e is None:
-            base = net.get("port_offset")
-            if base is None:
-                return NetworkMode.PORT_OFFSET, None, None, None
-            top = base + PORT_STRIDE * (count - 1) + 1
-            if base < 1024:
-                self.log.error(offset_e.node, f"port {base} needs root; use 1024 or above")
-            elif top > 65535:
-                self.log.error(
-                    offset_e.node,
-                    f"{count} nodes from port {base} need ports up to {top}, beyond 65535",
-                )
-            ports = [base + PORT_STRIDE * i for i in range(count)]
-            return NetworkMode.PORT_OFFSET, None, base, [("127.0.0.1", p) for p in ports]
-        text = net.get("subnet", DEFAULT_SUBNET if subnet_e is None else None)
-        if text is None:
-            return NetworkMode.SUBNET, None, None, None
-        where = subnet_e.node if subnet_e is not None else Loc(None, "network.subnet")
-        try:
-            network = ipaddress.ip_network(text, strict=True)
-        except ValueError as exc:
-            self.log.error(where, f"{text!r} is not a subnet like 127.0.10.0/24 ({exc})")
-            return NetworkMode.SUBNET, text, None, None
-        if network.version != 4 or not network.subnet_of(LOOPBACK):
-            self.log.error(
-                where, f"{text} is not inside 127.0.0.0/8: nodes bind loopback addresses only"
-            )
-            return NetworkMode.SUBNET, text, None, None
-        room = max(network.num_addresses - 2, 0)  # .1 … one below broadcast
-        if count > room:
-            blame = where if subnet_e is not None else (nodes_where.node if nodes_where else where)
-            self.log.error(blame, f"{text} has room for {room} nodes, the cluster has {count}")
-            return NetworkMode.SUBNET, text, None, None
-        base_ip = network.network_address
-        return (
-            NetworkMode.SUBNET,
-            text,
-            None,
-            [(str(base_ip + i), CLIENT_PORT) for i in range(1, count + 1)],
-        )
 
     def _overrides(
         self, node: YNode | None, names: list[str] | None, per_node: dict[str, list[YNode]]
@@ -399,65 +343,6 @@ class _ClusterReading:
                     f"member {own!r} ({n.name}) is not in initial-cluster; etcd would not start",
                 )
         return initial
-
-    def _faults(self, node: YNode | None, names: list[str] | None) -> list[FaultEntry]:
-        if node is None or node.is_null:
-            return []
-        if node.kind is not Kind.SEQ:
-            self.log.error(node, f"expected a list of faults, got {node.describe()}")
-            return []
-        return [f for f in (self._fault(item, names) for item in node.items) if f is not None]
-
-    def _fault(self, item: YNode, names: list[str] | None) -> FaultEntry | None:
-        log = self.log
-        if item.kind is not Kind.MAP:
-            log.error(
-                item, f"a fault is a mapping like {{at: 20s, kill: core-02}}, got {item.describe()}"
-            )
-            return None
-        at = duration = None
-        at_e, for_e, until_e = item.get("at"), item.get("for"), item.get("until")
-        if at_e is None:
-            log.error(item, "'at' is required (when the fault starts, like 5s)")
-        else:
-            at = _seconds(at_e.node, log, positive=False)
-        if for_e is not None and until_e is not None:
-            log.error(until_e, "give 'for' or 'until', not both")
-        elif for_e is not None:
-            duration = _seconds(for_e.node, log, positive=True)
-        elif until_e is not None:
-            until = _seconds(until_e.node, log, positive=False)
-            if until is not None and at is not None:
-                if until <= at:
-                    log.error(until_e.node, f"until ({until:g}s) must be after at ({at:g}s)")
-                else:
-                    duration = until - at
-        rest = {
-            e.key: e.node.to_plain()
-            for e in item.entries
-            if ys.norm(e.key) not in ("at", "for", "until")
-        }
-        try:
-            spec = parse_fault(rest, names)
-        except FaultError as exc:
-            entry = item.get(exc.key) if exc.key else None
-            log.error(
-                entry
-                or Loc(item.line, ys.child_path(item.path, exc.key) if exc.key else item.path),
-                exc.message,
-            )
-            return None
-        if at is None:
-            return None
-        return FaultEntry(at, duration, spec, item.line)
-
-
-def _seconds(node: YNode, log: ProblemLog, *, positive: bool) -> float | None:
-    try:
-        return ys.seconds(node, positive=positive)
-    except ValueError as exc:
-        log.error(node, str(exc))
-        return None
 
 
 def _default_name(i: int, count: int) -> str:
