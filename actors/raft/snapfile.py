@@ -19,18 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from actors.raft.entries import Snapshot
+from actors.raft.wal import fsync_dir
 from emulator.wire import WireError, pack, unpack
 
 _CRC = struct.Struct("<I")
 _NAME = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.snap$")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def snapshot_name(term: int, index: int) -> str:
@@ -45,7 +38,7 @@ class SnapshotStore:
         self._log = log
         if not self.directory.is_dir():
             self.directory.mkdir(parents=True)
-            _fsync_dir(self.directory.parent)
+            fsync_dir(self.directory.parent)
 
     def save(self, snapshot: Snapshot) -> Path:
         """Write ``snapshot`` durably; return its path."""
@@ -61,7 +54,7 @@ class SnapshotStore:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         return path
 
     def paths(self) -> list[Path]:
@@ -98,7 +91,7 @@ class SnapshotStore:
         for path in doomed:
             path.unlink()
         if doomed:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         return doomed
 
     @staticmethod

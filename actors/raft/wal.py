@@ -79,7 +79,8 @@ class Recovered:
     torn_tail: str | None  # what was cut from the last segment, if anything
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries (a new, renamed or removed file) durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -172,7 +173,7 @@ class WAL:
         wal.on_fsync = on_fsync
         if not directory.is_dir():
             directory.mkdir(parents=True)
-            _fsync_dir(directory.parent)
+            fsync_dir(directory.parent)
         for stale in directory.glob("*.wal.tmp"):  # a segment cut that never completed
             stale.unlink()
         found = sorted(p for p in directory.iterdir() if _NAME.match(p.name))
@@ -300,7 +301,7 @@ class WAL:
             self._segments.pop(0).path.unlink()
             removed += 1
         if removed:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -361,7 +362,7 @@ class WAL:
             _write_all(fd, buf)
             os.fsync(fd)
             os.replace(tmp, path)
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         except BaseException:
             os.close(fd)
             raise
