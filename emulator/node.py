@@ -69,8 +69,14 @@ class Node:
             self.actors[actor_cls.actor_name] = ref
             self.transport.register(actor_cls.actor_name, ref)
         from actors.etcd.service import start_etcd
+        from emulator.discovery import resolve_bootstrap
 
-        self.etcd = start_etcd(self.ctx, self.cfg, self.spec, self.transport)
+        # with coreos.etcd2.discovery, learn from the discovery service whether this node is a
+        # member or a proxy, before etcd starts (None: the config's initial cluster decides)
+        bootstrap = resolve_bootstrap(
+            self.cfg, self.spec, self.data_dir, self.log.for_actor("discovery"), self._done
+        )
+        self.etcd = start_etcd(self.ctx, self.cfg, self.spec, self.transport, bootstrap)
         self.ticker.start()
         self.ready = True
         self.log.event("node", "node.ready", address=self.spec.address, pid=os.getpid())

@@ -129,6 +129,10 @@ class Supervisor:
         self._write_cluster_json()
         self.history.record("run", event="start", seed=self.cfg.seed, cluster=self.cfg.name)
         self.log("supervisor.start", run_dir=str(self.run_dir), seed=self.cfg.seed)
+        from emulator.discovery import DiscoveryService
+
+        # before the nodes start: a node using discovery asks this service for its role
+        self.discovery = DiscoveryService.for_config(self.cfg, self.run_dir, self.log)
         for proc in self.procs.values():
             self._launch(proc)
         schedule = sorted(
@@ -206,6 +210,8 @@ class Supervisor:
 
     def _shutdown(self) -> None:
         self.log("supervisor.stopping")
+        if self.discovery is not None:
+            self.discovery.stop()  # releases nodes still waiting for discovery
         for proc in self.procs.values():
             proc.expected_exit = True
             if proc.alive:

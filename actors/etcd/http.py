@@ -1,49 +1,115 @@
-"""The etcd client port (2379): an aiohttp server on its own thread and event loop.
+"""The etcd client port (2379): a lean HTTP/1.1 server on its own thread and event loop.
 
-Handlers only translate: HTTP in → a request for the member actor (``tell`` with a reply callback
-that resolves an asyncio future) → HTTP out. They never touch the keyspace or Raft themselves.
-On a node that is not a member (``proxy: on``) every request is forwarded to a member instead.
+Handlers only translate: HTTP in → a request for the member actor → HTTP out. They never touch
+the keyspace or Raft themselves. On a node that is not a member (``proxy: on``) every request is
+forwarded to a member instead (aiohttp, :mod:`actors.etcd.proxy`).
+
+Crossing threads is batched both ways, because each crossing wakes a thread. Requests parsed in
+one loop iteration go to the member in one ``tell`` (a :class:`ClientBatch`, in arrival order, so
+writes are proposed in the order they came). Answers come back through :meth:`_post`: the first
+one queued schedules a single ``call_soon_threadsafe`` and everything queued until that runs —
+a whole Ready cycle's worth of replies — is delivered by it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import collections
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
-
-from aiohttp import web
+from urllib.parse import quote
 
 from actors.etcd import v2api
 from actors.etcd.admin import AdminRoutes
 from actors.etcd.errors import EtcdError
-from actors.etcd.member import ClientRead, ClientWatch, ClientWrite, WatchStarted, new_request_id
+from actors.etcd.http1 import Request
+from actors.etcd.httpserver import Exchange, HttpServer
+from actors.etcd.member import (
+    ClientBatch,
+    ClientRead,
+    ClientWatch,
+    ClientWrite,
+    WatchStarted,
+    new_request_id,
+)
 from emulator.nodelog import ActorLog
 
 MAX_REQUEST_BYTES = 1536 * 1024  # etcd's --max-request-bytes default (1.5 MiB)
-
-
-def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(body, separators=(",", ":")).encode() + b"\n",
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-
-
-def _response(resp: v2api.Response, head: bool = False) -> web.Response:
-    return web.Response(status=resp.status, body=None if head else resp.body, headers=resp.headers)
+KEYS = "/v2/keys"
+_TEXT = "text/plain; charset=utf-8"
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where it is installed (it roughly halves the per-request cost), else asyncio's own."""
+    """uvloop where it is installed (a little less CPU per request), else asyncio's own."""
     try:
         import uvloop
     except ImportError:
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
+
+
+def _send(exchange: Exchange, resp: v2api.Response) -> None:
+    exchange.respond(resp.status, resp.headers, resp.body)
+
+
+def _not_found(exchange: Exchange) -> None:
+    headers = {"Content-Type": _TEXT, "X-Content-Type-Options": "nosniff"}
+    exchange.respond(404, headers, b"404 page not found\n")
+
+
+class _Watch:
+    """One ``wait=true`` request on the loop's side: answers with the first event (long poll) or
+    streams every event as a line of a chunked body."""
+
+    __slots__ = ("exchange", "stream", "gone", "started")
+
+    def __init__(self, exchange: Exchange, stream: bool):
+        self.exchange, self.stream = exchange, stream
+        self.gone = False  # read by the member's thread: stop sending events
+        self.started: WatchStarted | None = None
+
+    def cancelled(self) -> bool:
+        return self.gone
+
+    def on_started(self, started: WatchStarted) -> None:
+        ex = self.exchange
+        if self.gone or ex.closed:
+            self.gone = True
+            return
+        self.started = started
+        if started.error is not None:
+            self.gone = True
+            _send(ex, started.error)
+            return
+        if self.stream:
+            ex.start_stream(
+                200,
+                v2api.watch_headers(started.start_index, started.raft_index, started.raft_term),
+            )
+        for event in started.events:
+            self.on_event(event)
+
+    def on_event(self, event: Any) -> None:
+        ex, started = self.exchange, self.started
+        if self.gone or started is None:
+            return
+        if ex.closed:
+            self.gone = True
+        elif self.stream:
+            if not ex.send_chunk(v2api.watch_line(event)):
+                self.gone = True
+        else:
+            self.gone = True
+            resp = v2api.render_watch_event(
+                event,
+                start_index=started.start_index,
+                raft_index=started.raft_index,
+                raft_term=started.raft_term,
+            )
+            _send(ex, resp)
 
 
 class ClientServer(threading.Thread):
@@ -55,7 +121,7 @@ class ClientServer(threading.Thread):
         host: str,
         port: int,
         member: Any,  # the EtcdMember's ActorRef, or None on a proxy
-        admin: AdminRoutes,
+        admin: AdminRoutes | None,
         log: ActorLog,
         proxy_to: Callable[[], list[str]] | None = None,
         cluster_id: str = "",
@@ -67,14 +133,19 @@ class ClientServer(threading.Thread):
         self.log = log
         self.proxy_to = proxy_to
         self.cluster_id = cluster_id
-        self._started = threading.Event()
+        self._up = threading.Event()  # serving (not Thread._started, which means running)
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._to_member: list[Any] = []
+        self._replies: collections.deque[tuple[Callable[[Any], None], Any]] = collections.deque()
+        self._wake_scheduled = False
+        self._closed = False
+        self._http: HttpServer | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start_and_wait(self, timeout: float = 10.0) -> None:
         self.start()
-        if not self._started.wait(timeout) or self._error:
+        if not self._up.wait(timeout) or self._error:
             raise RuntimeError(f"etcd client port {self.host}:{self.port} failed: {self._error}")
 
     def run(self) -> None:
@@ -82,16 +153,19 @@ class ClientServer(threading.Thread):
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
-            runner = loop.run_until_complete(self._serve())
+            close = loop.run_until_complete(self._serve())
         except BaseException as exc:
             self._error = exc
-            self._started.set()
+            self._closed = True
+            self._up.set()
+            loop.close()
             return
-        self._started.set()
+        self._up.set()
         try:
             loop.run_forever()
         finally:
-            loop.run_until_complete(runner.cleanup())
+            self._closed = True  # answers still coming from the member are dropped from now on
+            loop.run_until_complete(close())
             loop.close()
 
     def stop(self) -> None:
@@ -99,124 +173,130 @@ class ClientServer(threading.Thread):
             self._loop.call_soon_threadsafe(self._loop.stop)
         self.join(timeout=5)
 
-    async def _serve(self) -> web.AppRunner:
-        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    async def _serve(self) -> Callable[[], Any]:
         if self.proxy_to is not None:
-            from actors.etcd.proxy import Proxy
+            from actors.etcd.proxy import serve_proxy
 
-            proxy = Proxy(self.proxy_to, self.log)
-            app.router.add_route("*", "/{tail:.*}", proxy.handle)
-            app.on_cleanup.append(proxy.close)
-        else:
-            app.router.add_route("*", "/v2/keys{key:.*}", self.keys)
-            self.admin.install(app, self._ask)
-        app.middlewares.append(self._errors)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-        await site.start()
-        return runner
+            return await serve_proxy(self.host, self.port, self.proxy_to, self.log)
+        if self.admin is not None:
+            self.admin.install(self._ask)
+        defaults = {"X-Etcd-Cluster-Id": self.cluster_id} if self.cluster_id else {}
+        self._http = HttpServer(
+            self._handle, max_body=MAX_REQUEST_BYTES, log=self.log, default_headers=defaults
+        )
+        await self._http.start(self.host, self.port)
+        return self._http.close
 
-    @web.middleware
-    async def _errors(self, request: web.Request, handler: Callable) -> web.StreamResponse:
-        try:
-            resp = await handler(request)
-            if self.cluster_id and not resp.prepared:
-                resp.headers["X-Etcd-Cluster-Id"] = self.cluster_id
-            return resp
-        except web.HTTPRequestEntityTooLarge:
-            return _json_response(
-                413,
-                {
-                    "message": f"request body larger than {MAX_REQUEST_BYTES} bytes (etcd's --max-request-bytes)"
-                },
-            )
-        except web.HTTPException:
-            raise
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug must cost one request, never the server
-            self.log.error(
-                "http.handler_failed", path=request.path, error=f"{type(exc).__name__}: {exc}"
-            )
-            return _json_response(500, {"message": f"internal error: {type(exc).__name__}"})
+    # --- crossing to the member and back -------------------------------------------------------
+    def _submit(self, message: Any) -> None:
+        """Queue a request for the member; this loop iteration's requests go in one tell."""
+        self._to_member.append(message)
+        if len(self._to_member) == 1:
+            self._loop.call_soon(self._flush)  # type: ignore[union-attr]
 
-    # --- talking to the member -----------------------------------------------------------------
+    def _flush(self) -> None:
+        batch, self._to_member = self._to_member, []
+        self.member.tell(batch[0] if len(batch) == 1 else ClientBatch(tuple(batch)))
+
+    def _post(self, callback: Callable[[Any], None], value: Any) -> None:
+        """From the member's thread: run ``callback(value)`` on the loop (one wake-up for all
+        that are queued before it runs)."""
+        if self._closed:
+            return
+        self._replies.append((callback, value))
+        if not self._wake_scheduled:
+            self._wake_scheduled = True
+            try:
+                self._loop.call_soon_threadsafe(self._deliver)  # type: ignore[union-attr]
+            except RuntimeError:  # the loop closed meanwhile: nobody waits for this any more
+                self._replies.clear()
+
+    def _deliver(self) -> None:
+        self._wake_scheduled = False  # before draining: a reply queued from now on wakes again
+        replies = self._replies
+        while replies:
+            callback, value = replies.popleft()
+            try:
+                callback(value)
+            except Exception as exc:  # one bad answer must not strand the rest
+                self.log.error("http.reply_failed", error=f"{type(exc).__name__}: {exc}")
+
     async def _ask(self, make: Callable[[Callable[[Any], None]], Any]) -> Any:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future = loop.create_future()
+        fut: asyncio.Future = self._loop.create_future()  # type: ignore[union-attr]
 
         def resolve(value: Any) -> None:
-            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(value))
+            if not fut.done():
+                fut.set_result(value)
 
-        self.member.tell(make(resolve))
+        self._submit(make(partial(self._post, resolve)))
         return await fut
 
+    # --- routing -------------------------------------------------------------------------------
+    def _handle(self, request: Request, exchange: Exchange) -> None:
+        path = request.path
+        if path == KEYS or path.startswith("/v2/keys/"):
+            self._keys(request, exchange)
+            return
+        handlers = self.admin.resolve(path) if self.admin is not None else None
+        if handlers is None:
+            _not_found(exchange)
+            return
+        method = request.method
+        handler = handlers.get(method) or (handlers.get("GET") if method == "HEAD" else None)
+        if handler is None:
+            allow = ", ".join(sorted({*handlers, "HEAD"} if "GET" in handlers else handlers))
+            exchange.respond(405, {"Allow": allow, "Content-Type": _TEXT}, b"Method Not Allowed\n")
+            return
+        self._loop.create_task(self._admin(handler, request, exchange))  # type: ignore[union-attr]
+
+    async def _admin(self, handler: Callable, request: Request, exchange: Exchange) -> None:
+        try:
+            _send(exchange, await handler(request))
+        except Exception as exc:  # a bug must cost one request, never the server
+            self._http.internal_error(exchange, request.path, exc)  # type: ignore[union-attr]
+
     # --- /v2/keys ----------------------------------------------------------------------------
-    async def keys(self, request: web.Request) -> web.StreamResponse:
-        location = v2api.redirect_location(request.path)
+    def _keys(self, request: Request, exchange: Exchange) -> None:
+        method, path = request.method, request.path
+        # only a path with "//" or "/." can be unclean (the cheap test saves a Clean per request)
+        location = v2api.redirect_location(path) if "//" in path or "/." in path else None
         if location is not None:
-            raise web.HTTPMovedPermanently(location)
-        body = await request.read()
+            target = quote(location, safe="/:@!$&'()*+,;=-._~")
+            if request.query:
+                target += "?" + request.query
+            headers = {"Location": target, "Content-Type": _TEXT}
+            exchange.respond(301, headers, b"Moved Permanently\n")
+            return
         form = v2api.decode_form(
-            request.method,
-            request.rel_url.raw_query_string,
-            body,
-            request.headers.get("Content-Type"),
+            method, request.query, request.body, request.headers.get("content-type")
         )
         if isinstance(form, EtcdError):
-            return _response(v2api.render_error(form, etcd_index=0))
-        op = v2api.parse_keys_request(request.method, request.match_info["key"] or "/", form, {})
-        if isinstance(op, EtcdError):
-            return _response(v2api.render_error(op, etcd_index=0))
-        if isinstance(op, v2api.MethodNotAllowed):
-            return _response(v2api.render_method_not_allowed())
+            _send(exchange, v2api.render_error(form, etcd_index=0))
+            return
+        op = v2api.parse_keys_request(method, path[len(KEYS) :] or "/", form, {})
         if isinstance(op, v2api.Write):
-            req = op.stamped(new_request_id(), time.time_ns())
-            return _response(
-                await self._ask(lambda reply: ClientWrite(req, op.no_value_on_success, reply))
-            )
-        if isinstance(op, v2api.Read):
-            return _response(await self._ask(lambda reply: ClientRead(op, reply)), head=op.head)
-        return await self._watch(request, op)
+            stamped = op.stamped(new_request_id(), time.time_ns())
+            reply = partial(self._post, partial(_send, exchange))
+            self._submit(ClientWrite(stamped, op.no_value_on_success, reply))
+        elif isinstance(op, v2api.Read):
+            self._submit(ClientRead(op, partial(self._post, partial(_send, exchange))))
+        elif isinstance(op, v2api.Watch):
+            self._watch(op, exchange)
+        elif isinstance(op, EtcdError):
+            _send(exchange, v2api.render_error(op, etcd_index=0))
+        else:  # MethodNotAllowed
+            _send(exchange, v2api.render_method_not_allowed())
 
-    async def _watch(self, request: web.Request, op: v2api.Watch) -> web.StreamResponse:
-        loop = asyncio.get_running_loop()
-        events: asyncio.Queue = asyncio.Queue()
-        gone = threading.Event()
+    def _watch(self, op: v2api.Watch, exchange: Exchange) -> None:
+        watch = _Watch(exchange, op.stream)
+        post = self._post
 
-        def sink(event: object) -> None:
-            if not gone.is_set():
-                loop.call_soon_threadsafe(events.put_nowait, event)
+        def sink(event: object) -> None:  # on the member's thread
+            if not watch.gone:
+                post(watch.on_event, event)
 
-        try:
-            started: WatchStarted = await self._ask(
-                lambda reply: ClientWatch(op, reply, sink, gone.is_set)
-            )
-            if started.error is not None:
-                return _response(started.error)
-            pending = list(started.events)
-            if not op.stream:
-                event = pending[0] if pending else await events.get()
-                return _response(
-                    v2api.render_watch_event(
-                        event,
-                        start_index=started.start_index,
-                        raft_index=started.raft_index,
-                        raft_term=started.raft_term,
-                    )
-                )
-            resp = web.StreamResponse(
-                status=200,
-                headers=v2api.watch_headers(
-                    started.start_index, started.raft_index, started.raft_term
-                ),
-            )
-            resp.enable_chunked_encoding()
-            await resp.prepare(request)
-            for event in pending:
-                await resp.write(v2api.watch_line(event))
-            while True:
-                await resp.write(v2api.watch_line(await events.get()))
-        finally:
-            gone.set()
+        def gone() -> None:
+            watch.gone = True
+
+        exchange.on_close(gone)
+        self._submit(ClientWatch(op, partial(post, watch.on_started), sink, watch.cancelled))

@@ -6,6 +6,8 @@ from the HTTP thread (each carrying a ``reply`` callback that hands the answer b
 After an input the actor runs the Ready cycle — persist (one fsync for the whole batch), send,
 apply, answer — but only once its inbox is empty (or every ``READY_BATCH`` inputs under load):
 that is the group commit that lets one fsync and one AppendEntries carry many client writes.
+Where it is safe, a leader sends before its fsync and already-durable entries are applied before
+it (:mod:`actors.etcd.readyorder` says when), so a write waits for fewer fsyncs in a row.
 
 A write is stamped with a request id and proposed; whichever member applies the entry answers the
 waiting client if the id is its own. Quorum reads go through ReadIndex; plain reads are served from
@@ -15,19 +17,24 @@ SYNC with its clock; every member expires the same keys at the same index.
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
 import random
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from actors.etcd import v2api
 from actors.etcd.commands import V2Request
 from actors.etcd.errors import EtcdError
+from actors.etcd.readyorder import ready_order
 from actors.etcd.store import ApplyResult, KeyStore
 from actors.raft.core import RaftCore
-from actors.raft.entries import EntryKind
+from actors.raft.entries import ConfChange, ConfChangeOp, EntryKind
+from actors.raft.protocol import apply_conf_change, decode_conf_change
 from actors.raft.ready import RaftConfig, Ready, Role
 from actors.raft.snapfile import SnapshotStore
 from actors.raft.wal import WAL
@@ -84,11 +91,45 @@ class WatchStarted:
 
 
 @dataclass(frozen=True)
+class ClientBatch:
+    """Several client requests at once (one crossing of threads), handled in order."""
+
+    requests: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class ClientCall:
     """Run ``fn(member)`` on the member's thread and reply with its result (stats, members)."""
 
     fn: Callable[[EtcdMember], Any]
     reply: Reply
+
+
+@dataclass(frozen=True)
+class ClientConfChange:
+    """Add or remove one voter through Raft (``/v2/members``). ``reply`` is called once with a
+    :class:`ConfChangeOutcome`: when the change is applied here, refused, or timed out."""
+
+    op: ConfChangeOp
+    node: str  # the node (Raft id) to add or remove
+    peer_urls: tuple[str, ...]
+    reply: Reply
+
+
+class ConfChangeResult(Enum):
+    APPLIED = "applied"
+    ALREADY_VOTER = "already-voter"  # add: the node is a voter already
+    NOT_VOTER = "not-voter"  # remove: the node is not a voter
+    LAST_VOTER = "last-voter"  # remove: it is the only voter left
+    NO_LEADER = "no-leader"
+    BUSY = "busy"  # the leader has another membership change in flight
+    TIMED_OUT = "timed-out"
+
+
+@dataclass(frozen=True)
+class ConfChangeOutcome:
+    result: ConfChangeResult
+    voters: tuple[str, ...]  # after the change when applied, else as this member sees them
 
 
 @dataclass
@@ -97,6 +138,7 @@ class _Pending:
     deadline: float
     read: Any = None
     no_value: bool = False
+    data: bytes = b""  # a write's packed request, as proposed
 
 
 @dataclass
@@ -117,12 +159,16 @@ class EtcdMember(NodeActor):
         self.metrics = metrics
         self.counters = MemberCounters()
         self._writes: dict[str, _Pending] = {}
+        self._proposed: dict[bytes, V2Request] = {}  # packed -> request, for writes proposed here
         self._reads: dict[bytes, _Pending] = {}
         self._read_waits: list[tuple[int, _Pending]] = []  # ReadIndex answered, waiting to apply
         self._since_ready = 0
         self._last_sync = 0.0
         self._leader: str | None = None
         self.started = time.time()
+        self._conf_changes: dict[str, _Pending] = {}  # request id -> waiting /v2/members call
+        self._voters_listener: Callable[[tuple[str, ...]], None] | None = None
+        self._voters_seen: tuple[str, ...] = ()
 
     # --- start: recover from disk ----------------------------------------------------------
     def on_start(self) -> None:
@@ -136,6 +182,7 @@ class EtcdMember(NodeActor):
         if snapshot is not None:
             self.store.restore(snapshot.data)
         entries = [e for e in recovered.entries if snapshot is None or e.index > snapshot.index]
+        self._durable_state = recovered.hard_state
         s = self.settings
         self.core = RaftCore(
             RaftConfig(
@@ -171,6 +218,7 @@ class EtcdMember(NodeActor):
             if self.store.has_expiring_keys():
                 self.core.propose(wire.pack(V2Request.sync(time.time_ns())))
         self._expire_pending(now)
+        self._conf_tick(now)
         self._maybe_ready(force=True)
         self._publish()
 
@@ -179,6 +227,18 @@ class EtcdMember(NodeActor):
         self._maybe_ready()
 
     def on_local(self, message: Any) -> Any:
+        if isinstance(message, ClientBatch):
+            for request in message.requests:
+                self._client(request)
+            self._maybe_ready()
+            return None
+        if not self._client(message):
+            return super().on_local(message)
+        self._maybe_ready()
+        return None
+
+    def _client(self, message: Any) -> bool:
+        """Take one client request; False if ``message`` is not one."""
         if isinstance(message, ClientWrite):
             self._propose(message)
         elif isinstance(message, ClientRead):
@@ -187,10 +247,11 @@ class EtcdMember(NodeActor):
             self._watch(message)
         elif isinstance(message, ClientCall):
             message.reply(message.fn(self))
+        elif isinstance(message, ClientConfChange):
+            self._conf_change(message)
         else:
-            return super().on_local(message)
-        self._maybe_ready()
-        return None
+            return False
+        return True
 
     # --- client requests -----------------------------------------------------------------------
     def _render(
@@ -198,23 +259,28 @@ class EtcdMember(NodeActor):
     ) -> v2api.Response:
         if isinstance(result, EtcdError):
             return v2api.render_error(result)
-        st = self.core.status()
+        core = self.core
         return v2api.render_event(
             result,
             etcd_index=self.store.index if etcd_index is None else etcd_index,
-            raft_index=st.commit,
-            raft_term=st.term,
+            raft_index=core.log.committed,
+            raft_term=core.term,
             no_value_on_success=no_value,
         )
 
     def _propose(self, msg: ClientWrite) -> None:
         req = msg.request
-        if not self.core.propose(wire.pack(req)):
+        data = wire.pack(req)
+        if not self.core.propose(data):
             self.counters.proposals_failed += 1
             msg.reply(self._render(EtcdError.leader_election(self.store.index)))
             return
+        self._proposed[data] = req  # applying it here needs no decoding
         self._writes[req.id] = _Pending(
-            msg.reply, time.monotonic() + REQUEST_TIMEOUT_S, no_value=msg.no_value_on_success
+            msg.reply,
+            time.monotonic() + REQUEST_TIMEOUT_S,
+            no_value=msg.no_value_on_success,
+            data=data,
         )
 
     def _read(self, msg: ClientRead) -> None:
@@ -224,7 +290,7 @@ class EtcdMember(NodeActor):
                 self._render(self.store.get(read.path, read.recursive, read.sorted, time.time_ns()))
             )
             return
-        ctx = uuid.uuid4().bytes
+        ctx = new_request_id().encode()
         if not self.core.read_index(ctx):
             msg.reply(self._render(EtcdError.leader_election(self.store.index)))
             return
@@ -247,6 +313,7 @@ class EtcdMember(NodeActor):
         for key, pending in list(self._writes.items()):
             if pending.deadline <= now:
                 del self._writes[key]
+                self._proposed.pop(pending.data, None)
                 self.counters.proposals_failed += 1
                 pending.reply(self._render(EtcdError.timeout(self.store.index)))
         for key, pending in list(self._reads.items()):
@@ -268,18 +335,35 @@ class EtcdMember(NodeActor):
         if rd.snapshot is not None:
             self.snaps.save(rd.snapshot)
             self.wal.mark_snapshot(rd.snapshot.index, rd.snapshot.term)
+        order = ready_order(
+            rd,
+            leader=self.core.role is Role.LEADER,
+            durable=self._durable_state,
+            durable_last_index=self.wal.last_index,
+        )
+        if order.send_first:
+            for m in rd.messages:
+                self.send(m.to, RAFT_ACTOR, m)
+        if order.apply_first:
+            for entry in rd.committed_entries:
+                self._apply(entry)
         if rd.entries or rd.hard_state is not None:
             started = time.perf_counter()
             self.wal.append(rd.entries, rd.hard_state)
+            if rd.hard_state is not None:
+                self._durable_state = rd.hard_state
             if self.metrics is not None:
                 self.metrics.fsync.observe(time.perf_counter() - started)
-        for m in rd.messages:
-            self.send(m.to, RAFT_ACTOR, m)
+        if not order.send_first:
+            for m in rd.messages:
+                self.send(m.to, RAFT_ACTOR, m)
         if rd.snapshot is not None:
             self.store.restore(rd.snapshot.data)
             self._snap_index = rd.snapshot.index
-        for entry in rd.committed_entries:
-            self._apply(entry)
+            self.log("member.snapshot_installed", index=rd.snapshot.index, term=rd.snapshot.term)
+        if not order.apply_first:
+            for entry in rd.committed_entries:
+                self._apply(entry)
         self.core.advance(rd)
         if rd.soft_state is not None and rd.soft_state.leader != self._leader:
             self._leader = rd.soft_state.leader
@@ -299,10 +383,14 @@ class EtcdMember(NodeActor):
 
     def _apply(self, entry: Any) -> None:
         self.counters.applied += 1
+        if entry.kind == EntryKind.CONF_CHANGE:
+            self._conf_applied(entry)
         if entry.kind != EntryKind.NORMAL or not entry.data:
             return  # conf changes are applied by the core; b"" is a new leader's no-op
+        req = self._proposed.pop(entry.data, None)
         try:
-            req = wire.unpack(entry.data)
+            if req is None:
+                req = wire.unpack(entry.data)
         except wire.WireError as exc:
             self.log.error("apply.bad_entry", index=entry.index, error=str(exc))
             return
@@ -348,6 +436,70 @@ class EtcdMember(NodeActor):
         self._snap_index = snap.index
         self.log("member.snapshot", index=snap.index, term=snap.term)
 
+    # --- membership changes (/v2/members) -------------------------------------------------------
+    def _conf_change(self, msg: ClientConfChange) -> None:
+        voters = self.core.voters
+        refused = None
+        if msg.op == ConfChangeOp.ADD_NODE and msg.node in voters:
+            refused = ConfChangeResult.ALREADY_VOTER
+        elif msg.op == ConfChangeOp.REMOVE_NODE and msg.node not in voters:
+            refused = ConfChangeResult.NOT_VOTER
+        elif msg.op == ConfChangeOp.REMOVE_NODE and len(voters) == 1:
+            refused = ConfChangeResult.LAST_VOTER
+        if refused is not None:
+            msg.reply(ConfChangeOutcome(refused, voters))
+            return
+        rid = new_request_id()
+        context = json.dumps({"request": rid, "peerURLs": list(msg.peer_urls)}).encode()
+        if not self.core.propose_conf_change(ConfChange(int(msg.op), msg.node, context)):
+            busy = self.core.leader is not None
+            msg.reply(
+                ConfChangeOutcome(
+                    ConfChangeResult.BUSY if busy else ConfChangeResult.NO_LEADER, voters
+                )
+            )
+            return
+        self._conf_changes[rid] = _Pending(msg.reply, time.monotonic() + REQUEST_TIMEOUT_S)
+        self.log("member.conf_change_proposed", op=ConfChangeOp(msg.op).name, node=msg.node)
+
+    def _conf_applied(self, entry: Any) -> None:
+        """A committed conf change is being applied (the core applies it at ``advance``)."""
+        cc = decode_conf_change(entry)
+        if cc is None:
+            return
+        after = apply_conf_change(self.core.voters, cc)
+        self.log(
+            "member.conf_change_applied",
+            op=ConfChangeOp(cc.op).name,
+            node=cc.node,
+            index=entry.index,
+            voters=list(after),
+        )
+        try:
+            rid = json.loads(cc.context or b"{}").get("request")
+        except ValueError:
+            rid = None
+        pending = self._conf_changes.pop(rid, None) if rid else None
+        if pending is not None:
+            pending.reply(ConfChangeOutcome(ConfChangeResult.APPLIED, after))
+
+    def _conf_tick(self, now: float) -> None:
+        for rid, pending in list(self._conf_changes.items()):
+            if pending.deadline <= now:
+                del self._conf_changes[rid]
+                pending.reply(ConfChangeOutcome(ConfChangeResult.TIMED_OUT, self.core.voters))
+        voters = self.core.voters
+        if self._voters_listener is not None and voters != self._voters_seen:
+            self._voters_seen = voters
+            self._voters_listener(voters)
+
+    def watch_voters(self, listener: Callable[[tuple[str, ...]], None]) -> tuple[str, ...]:
+        """Call ``listener(voters)`` (on this actor's thread) whenever the voters change, from
+        the next tick on; returns the voters now. For ``ClientCall``."""
+        self._voters_listener = listener
+        self._voters_seen = self.core.voters
+        return self._voters_seen
+
     # --- status --------------------------------------------------------------------------------
     def _publish(self) -> None:
         st = self.core.status()
@@ -367,5 +519,10 @@ class EtcdMember(NodeActor):
             self.metrics.update(self, st)
 
 
+_ID_PREFIX = os.urandom(8).hex()  # this process's requests: unique across members and restarts
+_ID_COUNTER = itertools.count(1)
+
+
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """A request id no other request of the cluster has (cheaper than a uuid4 per request)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):x}"

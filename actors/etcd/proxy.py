@@ -1,12 +1,15 @@
 """etcd's proxy mode (``proxy: on``): a non-member node forwards client requests to members.
 
 Requests go to the members' client URLs in turn; a member that refuses the connection is skipped
-for this request. Watches are long requests, so the upstream timeout is generous.
+for this request. Watches are long requests, so the upstream timeout is generous. The proxy is
+an aiohttp application (:func:`serve_proxy`); members serve with :mod:`actors.etcd.httpserver`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
@@ -63,3 +66,41 @@ class Proxy:
         return web.json_response(
             {"message": "proxy: no etcd member reachable", "members": endpoints}, status=503
         )
+
+
+MAX_REQUEST_BYTES = 1536 * 1024  # etcd's --max-request-bytes default (1.5 MiB)
+
+
+def _json(status: int, body: dict) -> web.Response:
+    data = json.dumps(body, separators=(",", ":")).encode() + b"\n"
+    return web.Response(status=status, body=data, headers={"Content-Type": "application/json"})
+
+
+async def serve_proxy(
+    host: str, port: int, endpoints: Callable[[], list[str]], log: ActorLog
+) -> Callable[[], Awaitable[None]]:
+    """Start the proxy on the running loop; returns the coroutine function that stops it."""
+
+    @web.middleware
+    async def errors(request: web.Request, handler: Callable) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPRequestEntityTooLarge:
+            limit = f"request body larger than {MAX_REQUEST_BYTES} bytes"
+            return _json(413, {"message": f"{limit} (etcd's --max-request-bytes)"})
+        except (web.HTTPException, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug must cost one request, never the server
+            log.error(
+                "http.handler_failed", path=request.path, error=f"{type(exc).__name__}: {exc}"
+            )
+            return _json(500, {"message": f"internal error: {type(exc).__name__}"})
+
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[errors])
+    proxy = Proxy(endpoints, log)
+    app.router.add_route("*", "/{tail:.*}", proxy.handle)
+    app.on_cleanup.append(proxy.close)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, reuse_address=True).start()
+    return runner.cleanup

@@ -1,21 +1,36 @@
-"""Starting etcd on a node: a member (Raft + keyspace + client port) or a proxy (client port only)."""
+"""Starting etcd on a node: a member (Raft + keyspace + client port) or a proxy (client port only).
+
+Who is a member: the config's initial cluster, or what discovery decided when the cloud-config
+says ``discovery`` (a :class:`~emulator.discovery_registry.Bootstrap` the node resolved before
+starting etcd). A member's client port is open while it is a voter (:class:`MemberPort`): once
+removed through ``/v2/members`` it closes, as etcd's does when its process exits on learning it
+was removed; added back, it opens again. The node process and its member stay, so an added-back
+member catches up from its own log.
+"""
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from actors.etcd.admin import AdminRoutes, MemberInfo, member_id
 from actors.etcd.http import ClientServer
-from actors.etcd.member import RAFT_ACTOR, EtcdMember, MemberSettings
+from actors.etcd.member import RAFT_ACTOR, ClientCall, EtcdMember, MemberSettings
 from actors.etcd.metrics import MemberMetrics
+from emulator.discovery_registry import Bootstrap, BootstrapRole
 from emulator.nodectx import NodeContext
+
+PORT_RETRIES = 10  # reopening a client port: attempts, 0.2 s apart
 
 
 @dataclass
 class EtcdService:
     member: Any  # ActorRef or None on a proxy
-    server: ClientServer
+    server: Any  # a ClientServer (proxy) or a MemberPort (member)
 
     def stop(self) -> None:
         self.server.stop()
@@ -23,14 +38,112 @@ class EtcdService:
             self.member.stop(timeout=5)
 
 
-def start_etcd(ctx: NodeContext, cfg: Any, spec: Any, transport: Any) -> EtcdService:
+class MemberPort:
+    """A member's client port, open while the member is a voter (see the module docstring)."""
+
+    def __init__(self, make: Callable[[], ClientServer], name: str, ctx: NodeContext):
+        self._make = make
+        self._name = name
+        self._ctx = ctx
+        self._log = ctx.actor_log("etcd-http")
+        self._lock = threading.Lock()
+        self._server: ClientServer | None = None
+        self._want = True
+        self._stopped = False
+
+    @property
+    def is_open(self) -> bool:
+        return self._server is not None
+
+    def set_open(self, want: bool) -> None:
+        """Open or close the port now (blocking; raises if it cannot be opened)."""
+        with self._lock:
+            self._want = want
+            self._sync(retries=1)
+
+    def voters_changed(self, voters: tuple[str, ...]) -> None:
+        """From the member's thread: follow the new membership without blocking the actor."""
+        self._want = self._name in voters
+        threading.Thread(target=self._sync_locked, name="etcd-port", daemon=True).start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+
+    def _sync_locked(self) -> None:
+        with self._lock:
+            try:
+                self._sync(retries=PORT_RETRIES)
+            except RuntimeError as exc:
+                self._log.error("member.port_failed", error=str(exc))
+
+    def _sync(self, retries: int) -> None:
+        if self._stopped:
+            return
+        self._ctx.board.publish("membership", {"voter": self._want})
+        if self._want == (self._server is not None):
+            return
+        if not self._want:
+            self._server.stop()  # type: ignore[union-attr]
+            self._server = None
+            self._log("member.port_closed", reason="removed from the cluster")
+        else:
+            for attempt in range(retries):
+                server = self._make()
+                try:
+                    server.start_and_wait()
+                except RuntimeError:
+                    if attempt == retries - 1:
+                        raise
+                    time.sleep(0.2)
+                    continue
+                self._server = server
+                break
+            self._log("member.port_opened")
+
+
+def member_infos(cfg: Any, bootstrap: Bootstrap | None) -> dict[str, MemberInfo]:
+    """The nodes that run an etcd member, by name: the initial cluster, or discovery's pick."""
+    if bootstrap is None:
+        return {
+            n.name: MemberInfo(n.name, (n.peer_url,), (n.client_url,))
+            for n in cfg.nodes
+            if n.name in cfg.initial_cluster
+        }
+    by_url = {n.peer_url: n for n in cfg.nodes}
+    out = {}
+    for peer in bootstrap.members:
+        node = next((by_url[u] for u in peer.peer_urls if u in by_url), None)
+        if node is None or node.name != peer.name:
+            raise RuntimeError(
+                f"discovery lists member {peer.name} at {', '.join(peer.peer_urls)}, which is no "
+                f"node of this cluster (nodes: {', '.join(n.name for n in cfg.nodes)})"
+            )
+        out[peer.name] = MemberInfo(peer.name, peer.peer_urls, (node.client_url,))
+    return out
+
+
+def _peer_urls(node: Any) -> tuple[str, ...]:
+    advertised = node.cloud_config.etcd2.initial_advertise_peer_urls
+    return tuple(dict.fromkeys((node.peer_url, *advertised)))
+
+
+def _current_voters(member: Any, listener: Callable[[tuple[str, ...]], None]) -> tuple[str, ...]:
+    answer: queue.Queue = queue.Queue()
+    member.tell(ClientCall(lambda m: m.watch_voters(listener), answer.put))
+    return answer.get(timeout=30)
+
+
+def start_etcd(
+    ctx: NodeContext, cfg: Any, spec: Any, transport: Any, bootstrap: Bootstrap | None = None
+) -> EtcdService:
     etcd2 = spec.cloud_config.etcd2
-    members = {
-        n.name: MemberInfo(n.name, (n.peer_url,), (n.client_url,))
-        for n in cfg.nodes
-        if n.name in cfg.initial_cluster
-    }
-    if not etcd2.is_member:
+    members = member_infos(cfg, bootstrap)
+    is_member = etcd2.is_member if bootstrap is None else bootstrap.role is BootstrapRole.MEMBER
+    if not is_member:
         urls = [m.client_urls[0] for m in members.values()]
         server = ClientServer(
             host=spec.address,
@@ -45,7 +158,7 @@ def start_etcd(ctx: NodeContext, cfg: Any, spec: Any, transport: Any) -> EtcdSer
         return EtcdService(None, server)
     metrics = MemberMetrics()
     settings = MemberSettings(
-        voters=tuple(sorted(cfg.initial_cluster)),
+        voters=tuple(sorted(members)),
         heartbeat_ms=etcd2.heartbeat_interval,
         election_ms=etcd2.election_timeout,
         snapshot_count=etcd2.snapshot_count,
@@ -53,14 +166,21 @@ def start_etcd(ctx: NodeContext, cfg: Any, spec: Any, transport: Any) -> EtcdSer
     )
     member = EtcdMember.start(ctx, settings, metrics)
     transport.register(RAFT_ACTOR, member)
-    admin = AdminRoutes(name=spec.name, token=settings.token, members=members, metrics=metrics)
-    server = ClientServer(
-        host=spec.address,
-        port=spec.client_port,
-        member=member,
-        admin=admin,
-        log=ctx.actor_log("etcd-http"),
-        cluster_id=member_id(settings.token, settings.token),
+    nodes = {u: n.name for n in cfg.nodes for u in _peer_urls(n)}
+    admin = AdminRoutes(
+        name=spec.name, token=settings.token, members=members, metrics=metrics, nodes=nodes
     )
-    server.start_and_wait()
-    return EtcdService(member, server)
+    port = MemberPort(
+        lambda: ClientServer(
+            host=spec.address,
+            port=spec.client_port,
+            member=member,
+            admin=admin,
+            log=ctx.actor_log("etcd-http"),
+            cluster_id=member_id(settings.token, settings.token),
+        ),
+        ctx.name,
+        ctx,
+    )
+    port.set_open(ctx.name in _current_voters(member, port.voters_changed))
+    return EtcdService(member, port)

@@ -1,0 +1,424 @@
+"""etcd discovery for a run: the service the supervisor runs, and the join a node does at boot.
+
+A node whose cloud-config says ``coreos.etcd2.discovery`` boots as CoreOS's etcd2 does: it asks
+the discovery service for the cluster before starting etcd, registering itself and waiting until
+``size`` members have registered; the first ``size`` are the members, the rest run as proxies
+(:mod:`emulator.discovery_registry` holds the protocol; this module is its HTTP shell).
+
+Which service:
+
+* ``discovery: auto`` (or ``auto?size=N``): the supervisor serves a discovery service on
+  127.0.0.1 at a random port and mints one token for the run, of size N (default: 3, or fewer
+  when fewer nodes say ``auto``). Nodes learn its URL from ``COREEMU_DISCOVERY_URL``, set by the
+  supervisor for the processes it starts, or from ``discovery.json`` in the run dir.
+* ``discovery: http://127.0.0.1:4001/<token>`` (any loopback address): the supervisor serves that
+  address and creates the token with a size of the number of nodes that name it.
+* Any other URL is left to the node to reach (discovery.etcd.io is not reachable from here).
+
+The supervisor keeps the registry in memory and writes it to ``discovery.json`` in the run dir on
+every change. A node writes what discovery decided to ``etcd-discovery.json`` in its data dir
+and, like etcd with an existing data dir, does not ask again after a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from emulator.discovery_registry import (
+    DEFAULT_SIZE,
+    AutoDiscovery,
+    Bootstrap,
+    BootstrapRole,
+    DiscoveryError,
+    DiscoveryRegistry,
+    DiscoveryReply,
+    DiscoveryRequest,
+    LiteralDiscovery,
+    PendingWait,
+    decide,
+    parse_discovery,
+    registration_value,
+)
+
+ENV_URL = "COREEMU_DISCOVERY_URL"
+RUN_FILE = "discovery.json"  # in the run dir, written by the supervisor
+NODE_FILE = "etcd-discovery.json"  # in a node's data dir, written once discovery decided
+WAIT_POLL_S = 1.0  # a node's long-poll on the registry; it re-checks after each
+PROGRESS_LOG_S = 5.0
+
+
+# --- the service (supervisor side) ---------------------------------------------------------------
+class SharedRegistry:
+    """A DiscoveryRegistry shared by the HTTP threads: one lock, and a condition for watches."""
+
+    def __init__(
+        self, registry: DiscoveryRegistry, rng: random.Random, on_change: Callable[[], None]
+    ):
+        self.registry = registry
+        self._rng = rng
+        self._cond = threading.Condition()
+        self._on_change = on_change
+        self.closing = threading.Event()
+
+    def handle(self, req: DiscoveryRequest) -> DiscoveryReply | None:
+        """The reply; a watch blocks until it can be answered (None if the service stops)."""
+        with self._cond:
+            before = self.registry.index
+            result = self.registry.handle(req, self._rng)
+            if self.registry.index != before:
+                self._changed()
+            while isinstance(result, PendingWait):
+                if self.closing.is_set():
+                    return None
+                self._cond.wait(0.5)
+                result = self.registry.poll(result) or result
+            return result
+
+    def create_token(self, token: str, size: int) -> None:
+        with self._cond:
+            if self.registry.size(token) is None:
+                self.registry.create_token(token, size)
+                self._changed()
+
+    def new_token(self, size: int) -> str:
+        with self._cond:
+            token = self.registry.new_token(size, self._rng)
+            self._changed()
+            return token
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._cond:
+            return self.registry.snapshot()
+
+    def close(self) -> None:
+        self.closing.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    def _changed(self) -> None:
+        self._cond.notify_all()
+        self._on_change()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_PUT = do_DELETE = do_POST = do_HEAD = do_GET
+
+    def _serve(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        host = self.headers.get("Host") or f"{self.server.host}:{self.server.port}"
+        req = DiscoveryRequest(
+            self.command,
+            urllib.parse.unquote(url.path),
+            dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True)),
+            dict(urllib.parse.parse_qsl(body, keep_blank_values=True)),
+            base_url=f"http://{host}",
+        )
+        reply = self.server.shared.handle(req)
+        if reply is None:
+            self.close_connection = True
+            return
+        if reply.is_json:
+            data = json.dumps(reply.body, separators=(",", ":")).encode() + b"\n"
+            ctype = "application/json"
+        else:
+            data, ctype = reply.body.encode(), "text/plain; charset=utf-8"
+        self.send_response(reply.status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        if reply.etcd_index is not None:
+            self.send_header("X-Etcd-Index", str(reply.etcd_index))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the registry file shows what happened; access logs would only be noise
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, shared: SharedRegistry):
+        self.shared = shared
+        super().__init__((host, port), _Handler)
+        self.host, self.port = self.server_address[:2]
+
+
+def _check_loopback(host: str) -> None:
+    try:
+        infos = {ai[4][0] for ai in socket.getaddrinfo(host, None, socket.AF_INET)}
+    except OSError as exc:
+        raise DiscoveryError(f"cannot resolve discovery host {host!r}: {exc}") from None
+    if not infos or not all(a.startswith("127.") for a in infos):
+        raise DiscoveryError(f"the discovery service binds loopback only, not {host!r}")
+
+
+class DiscoveryService:
+    """The run's discovery service: one registry, served on each address the config needs."""
+
+    def __init__(self, run_dir: Path | None, seed: int, log: Callable[..., Any] | None = None):
+        self.run_dir = run_dir
+        self.log = log or (lambda *a, **k: None)
+        self.shared = SharedRegistry(
+            DiscoveryRegistry(), random.Random(f"discovery-{seed}"), self._write
+        )
+        self.servers: list[_Server] = []
+        self.auto_url: str | None = None
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve the registry on ``host:port`` (0: a free port); returns ``http://host:port``."""
+        _check_loopback(host)
+        server = _Server(host, port, self.shared)
+        threading.Thread(
+            target=server.serve_forever, name=f"discovery-{host}:{server.port}", daemon=True
+        ).start()
+        self.servers.append(server)
+        return f"http://{host}:{server.port}"
+
+    @classmethod
+    def for_config(
+        cls, cfg: Any, run_dir: Path, log: Callable[..., Any]
+    ) -> DiscoveryService | None:
+        """Start what ``cfg`` needs (None if no node uses discovery). Problems are logged."""
+        autos: list[AutoDiscovery] = []
+        literals: dict[str, tuple[LiteralDiscovery, int]] = {}
+        for spec in cfg.nodes:
+            text = spec.cloud_config.etcd2.discovery
+            if not text:
+                continue
+            try:
+                found = parse_discovery(text)
+            except DiscoveryError as exc:
+                log("discovery.bad_url", level="error", target=spec.name, error=str(exc))
+                continue
+            if isinstance(found, AutoDiscovery):
+                autos.append(found)
+            else:
+                seen = literals.get(found.url)
+                literals[found.url] = (found, (seen[1] if seen else 0) + 1)
+        if not autos and not literals:
+            return None
+        service = cls(run_dir, cfg.seed, log)
+        if autos:
+            sizes = [a.size for a in autos if a.size is not None]
+            size = sizes[0] if sizes else min(DEFAULT_SIZE, len(autos))
+            base = service.serve()
+            service.auto_url = f"{base}/{service.shared.new_token(size)}"
+            os.environ[ENV_URL] = service.auto_url  # inherited by the node processes
+            log("discovery.serving", url=service.auto_url, size=size, nodes=len(autos))
+        bound: dict[tuple[str, int], str] = {}
+        for url, (lit, count) in literals.items():
+            if not lit.loopback:
+                log("discovery.not_served", level="warning", url=url,
+                    hint="only loopback discovery URLs are served by the run")  # fmt: skip
+                continue
+            try:
+                if (lit.host, lit.port) not in bound:
+                    bound[(lit.host, lit.port)] = service.serve(lit.host, lit.port)
+                service.shared.create_token(lit.token, count)
+                log("discovery.serving", url=url, size=count, nodes=count)
+            except (OSError, DiscoveryError) as exc:
+                log("discovery.serve_failed", level="error", url=url, error=str(exc))
+        service._write()
+        return service
+
+    def stop(self) -> None:
+        self.shared.close()
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+        if self.auto_url and os.environ.get(ENV_URL) == self.auto_url:
+            del os.environ[ENV_URL]
+
+    def _write(self) -> None:
+        if self.run_dir is None:
+            return
+        data = {
+            "auto_url": self.auto_url,
+            "served": [f"http://{s.host}:{s.port}" for s in self.servers],
+            **self.shared.registry.snapshot(),  # called with the registry's lock held
+        }
+        tmp = self.run_dir / (RUN_FILE + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        os.replace(tmp, self.run_dir / RUN_FILE)
+
+
+# --- the join (node side) ------------------------------------------------------------------------
+class DiscoveryStopped(RuntimeError):
+    """The node was asked to stop while it waited for discovery."""
+
+
+def discovery_url(text: str, run_dir: Path | None) -> str:
+    """The URL a node's ``discovery`` value stands for (``auto`` resolved)."""
+    found = parse_discovery(text)
+    if isinstance(found, LiteralDiscovery):
+        return found.url
+    url = os.environ.get(ENV_URL)
+    if not url and run_dir is not None and (run_dir / RUN_FILE).is_file():
+        url = json.loads((run_dir / RUN_FILE).read_text()).get("auto_url")
+    if not url:
+        raise DiscoveryError(
+            f"discovery: {text} needs the run's discovery service: start the node from "
+            f"run.py up, set {ENV_URL}, or give the URL itself in the cloud-config"
+        )
+    return url
+
+
+def _call(method: str, url: str, form: dict[str, str] | None = None, timeout: float = 5.0):
+    body = urllib.parse.urlencode(form).encode() if form is not None else None
+    req = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"null"), resp.headers
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        try:
+            return err.code, json.loads(raw or b"null"), err.headers
+        except ValueError:
+            return err.code, {"message": raw.decode(errors="replace").strip()}, err.headers
+
+
+class DiscoveryJoin:
+    """One node's join: register, wait for the cluster to fill, learn its role (etcd's order)."""
+
+    def __init__(
+        self, url: str, name: str, peer_urls: tuple[str, ...], self_id: str | None, log: Any
+    ):
+        self.url = url.rstrip("/")
+        self.name, self.peer_urls, self.self_id = name, peer_urls, self_id
+        self.log = log
+        self.registered = False
+
+    def run(self, stop: threading.Event) -> Bootstrap:
+        backoff, last_log = 0.2, 0.0
+        while not stop.is_set():
+            try:
+                size, regs, index = self._check()
+                decided = decide(regs, size, self.self_id, self.url)
+                if decided is not None:
+                    return decided
+                if self.self_id is not None and not self.registered:
+                    self._register()
+                    continue
+                if time.monotonic() - last_log >= PROGRESS_LOG_S:
+                    last_log = time.monotonic()
+                    self.log("discovery.waiting", url=self.url, found=len(regs), size=size)
+                self._wait(index)
+                backoff = 0.2
+            except (OSError, ValueError) as exc:
+                if isinstance(exc, DiscoveryError):
+                    raise
+                self.log("discovery.retry", level="warning", url=self.url, error=str(exc))
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 2.0)
+        raise DiscoveryStopped(f"stopped while waiting for discovery at {self.url}")
+
+    def _check(self) -> tuple[int, list[tuple[str, str, int]], int]:
+        code, body, _ = _call("GET", f"{self.url}/_config/size")
+        if code == 404:
+            raise DiscoveryError(f"discovery: no cluster size at {self.url} (unknown token?)")
+        if code != 200 or not str(body["node"].get("value", "")).isdigit():
+            raise DiscoveryError(f"discovery: bad size key at {self.url}: {code} {body}")
+        size = int(body["node"]["value"])
+        code, body, headers = _call("GET", self.url)
+        if code != 200:
+            raise DiscoveryError(f"discovery: cannot list {self.url}: {code} {body}")
+        regs = [
+            (n["key"].rsplit("/", 1)[-1], n.get("value", ""), n["createdIndex"])
+            for n in body["node"].get("nodes", ())
+            if not n.get("dir")
+        ]
+        return size, regs, int(headers.get("X-Etcd-Index") or 0)
+
+    def _register(self) -> None:
+        value = registration_value(self.name, self.peer_urls)
+        url = f"{self.url}/{self.self_id}?prevExist=false"
+        code, body, _ = _call("PUT", url, {"value": value})
+        if code == 412:  # registered before: fine if it was us (a crash before deciding)
+            _, mine, _ = _call("GET", f"{self.url}/{self.self_id}")
+            if mine.get("node", {}).get("value") != value:
+                raise DiscoveryError(f"discovery: member id {self.self_id} is taken at {self.url}")
+        elif code not in (200, 201):
+            raise DiscoveryError(f"discovery: registering at {self.url} failed: {code} {body}")
+        self.registered = True
+        self.log("discovery.registered", url=self.url, id=self.self_id, value=value)
+
+    def _wait(self, index: int) -> None:
+        url = f"{self.url}?wait=true&recursive=true&waitIndex={index + 1}"
+        try:
+            _call("GET", url, timeout=WAIT_POLL_S)
+        except TimeoutError:
+            pass
+        except urllib.error.URLError as exc:
+            if not isinstance(exc.reason, TimeoutError):
+                raise
+
+
+def resolve_bootstrap(
+    cfg: Any, spec: Any, data_dir: Path, log: Any, stop: threading.Event
+) -> Bootstrap | None:
+    """The node's etcd role from discovery, or None when its cloud-config does not use it."""
+    etcd2 = spec.cloud_config.etcd2
+    if not etcd2.discovery:
+        return None
+    saved = data_dir / NODE_FILE
+    if saved.is_file():
+        bootstrap = Bootstrap.from_json(json.loads(saved.read_text()))
+        log("discovery.reused", role=bootstrap.role.value, file=str(saved))
+        return bootstrap
+    from actors.etcd.admin import member_id
+
+    run_dir = Path(cfg.source).parent if getattr(cfg, "source", None) else None
+    url = discovery_url(etcd2.discovery, run_dir)
+    name = etcd2.name or spec.name
+    token = etcd2.initial_cluster_token or cfg.token
+    is_proxy = etcd2.proxy.value != "off"
+    self_id = None if is_proxy else member_id(name, token)
+    peer_urls = tuple(etcd2.initial_advertise_peer_urls) or (spec.peer_url,)
+    bootstrap = DiscoveryJoin(url, name, peer_urls, self_id, log).run(stop)
+    tmp = saved.with_suffix(".tmp")
+    tmp.write_text(json.dumps(bootstrap.to_json(), indent=2))
+    os.replace(tmp, saved)
+    log(
+        "discovery.decided",
+        role=bootstrap.role.value,
+        members=[p.name for p in bootstrap.members],
+        url=url,
+    )
+    return bootstrap
+
+
+__all__ = [
+    "ENV_URL",
+    "Bootstrap",
+    "BootstrapRole",
+    "DiscoveryError",
+    "DiscoveryJoin",
+    "DiscoveryService",
+    "DiscoveryStopped",
+    "discovery_url",
+    "resolve_bootstrap",
+]
