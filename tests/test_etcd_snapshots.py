@@ -29,13 +29,17 @@ def put(url: str, key: str, value: str) -> int:
 
 
 def get_dir(url: str, key: str) -> dict:
-    with urllib.request.urlopen(f"{url}/v2/keys{key}?recursive=true&quorum=true", timeout=10) as resp:
+    with urllib.request.urlopen(
+        f"{url}/v2/keys{key}?recursive=true&quorum=true", timeout=10
+    ) as resp:
         body = json.loads(resp.read())
     return {n["key"]: n["value"] for n in body["node"].get("nodes", [])}
 
 
 def leader_of(status):
-    leaders = [n["name"] for n in status["nodes"] if n.get("role") == "leader" and n["state"] == "up"]
+    leaders = [
+        n["name"] for n in status["nodes"] if n.get("role") == "leader" and n["state"] == "up"
+    ]
     return leaders[0] if len(leaders) == 1 else None
 
 
@@ -43,7 +47,9 @@ def snapshot_files(run_dir, node):
     return sorted((run_dir / "nodes" / node / "member" / "snap").glob("*.snap"))
 
 
-def test_a_lagging_follower_catches_up_by_snapshot_and_all_recover_from_snapshot_plus_wal(cluster_factory):
+def test_a_lagging_follower_catches_up_by_snapshot_and_all_recover_from_snapshot_plus_wal(
+    cluster_factory,
+):
     run = cluster_factory(extra=SMALL_SNAPSHOTS)
     run.up()
     status = run.wait_for(lambda s: leader_of(s) is not None, timeout=30, what="a leader")
@@ -59,18 +65,24 @@ def test_a_lagging_follower_catches_up_by_snapshot_and_all_recover_from_snapshot
 
     run.cli("fault", "restart", follower)
     caught_up = run.wait_for(
-        lambda s: len({n.get("applied_index") for n in s["nodes"]}) == 1 and leader_of(s) is not None,
+        lambda s: (
+            len({n.get("applied_index") for n in s["nodes"]}) == 1 and leader_of(s) is not None
+        ),
         timeout=30,
         what="the follower to catch up",
     )
     follower_url = next(n["client_url"] for n in caught_up["nodes"] if n["name"] == follower)
     logs = run.cli("logs", "--node", follower, "--json").stdout
-    assert "member.snapshot_installed" in logs  # it was brought up to date by InstallSnapshot, not by replaying the log
+    assert (
+        "member.snapshot_installed" in logs
+    )  # it was brought up to date by InstallSnapshot, not by replaying the log
     assert get_dir(follower_url, "/snap") == expected
 
     run.cli("fault", "stop", "all")
     run.cli("fault", "restart", "all")
-    again = run.wait_for(lambda s: leader_of(s) is not None, timeout=30, what="a leader after restart")
+    again = run.wait_for(
+        lambda s: leader_of(s) is not None, timeout=30, what="a leader after restart"
+    )
     for node in again["nodes"]:
         assert snapshot_files(run.run_dir, node["name"])
         assert get_dir(node["client_url"], "/snap") == expected
