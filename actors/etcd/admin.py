@@ -208,8 +208,10 @@ class AdminRoutes:
         return _json(200, ETCD_VERSION)
 
     async def prometheus(self, request: Request) -> v2api.Response:
-        view = await self._member_view()
-        self.metrics.refresh(view)
+        def update(m: Any) -> None:  # on the member's thread, only when scraped
+            m.metrics.update(m, m.core.status())
+
+        await self._ask(lambda reply: ClientCall(update, reply))
         body, content_type = self.metrics.exposition()
         return v2api.Response(200, {"Content-Type": content_type}, body)
 

@@ -515,8 +515,6 @@ class EtcdMember(NodeActor):
             },
         )
         self.ctx.board.publish("raft", {"role": role, "term": st.term, "leader": st.leader})
-        if self.metrics is not None:
-            self.metrics.update(self, st)
 
 
 _ID_PREFIX = os.urandom(8).hex()  # this process's requests: unique across members and restarts

@@ -62,7 +62,7 @@ class MemberMetrics:
         )
 
     def update(self, member: Any, status: Any) -> None:
-        """Called on the member's thread after each tick: plain gauges, no locking needed."""
+        """Called on the member's thread when /metrics is scraped: the gauges read its state then."""
         c = member.counters
         self.has_leader.set(1 if status.leader else 0)
         self.is_leader.set(1 if status.role is Role.LEADER else 0)
@@ -73,12 +73,6 @@ class MemberMetrics:
         self.pending.set(len(member._writes))
         self.failed.set(c.proposals_failed)
         self.apply_lag.set(max(0, status.commit - status.applied))
-
-    def refresh(self, view: dict[str, Any]) -> None:
-        st = view["status"]
-        self.term.set(st.term)
-        self.committed.set(st.commit)
-        self.applied.set(st.applied)
 
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
