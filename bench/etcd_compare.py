@@ -128,9 +128,11 @@ class RealEtcd(Cluster):
         for name in self.addrs:
             self.start(name)
 
-    def kill(self, name: str) -> None:
+    def kill(self, name: str) -> float:
+        killed_at = time.monotonic()
         self.procs[name].send_signal(signal.SIGKILL)
         self.procs[name].wait()
+        return killed_at
 
     def restart(self, name: str) -> None:
         self.start(name, state="existing")
@@ -169,12 +171,14 @@ class Coreemu(Cluster):
     def up(self) -> None:
         self.cli("up", "-d", str(self.config))
 
-    def kill(self, name: str) -> None:
+    def kill(self, name: str) -> float:
         # SIGKILL from here, as for real etcd: going through run.py would add its own start-up
         # time between "killed" and the actual kill. The supervisor sees the node go down.
         status = json.loads(self.cli("status", "--json"))
         pid = next(n["pid"] for n in status["nodes"] if n["name"] == name)
+        killed_at = time.monotonic()
         os.kill(pid, signal.SIGKILL)
+        return killed_at
 
     def restart(self, name: str) -> None:
         self.cli("fault", "restart", name)
@@ -233,7 +237,7 @@ def failover(cluster: Cluster, rounds: int) -> dict:
         leader = cluster.wait_leader()
         others = [n for n in cluster.urls if n != leader]
         stop = threading.Event()
-        successes: list[float] = []
+        successes: list[tuple[float, float]] = []  # (sent, answered) of each acknowledged write
 
         def writer(
             target: str, r: int = r, stop: threading.Event = stop, successes: list = successes
@@ -241,24 +245,25 @@ def failover(cluster: Cluster, rounds: int) -> dict:
             i = 0
             while not stop.is_set():
                 key = f"/failover/{r}/{target}/{i}"
+                sent = time.monotonic()
                 code, _ = http(
                     "PUT", cluster.urls[target] + "/v2/keys" + key, {"value": str(i)}, timeout=2
                 )
                 if code in (200, 201):
                     acked[key] = str(i)
-                    successes.append(time.monotonic())
+                    successes.append((sent, time.monotonic()))
                 i += 1
 
         threads = [threading.Thread(target=writer, args=(n,)) for n in others]
         for t in threads:
             t.start()
         time.sleep(1.0)
-        killed_at = time.monotonic()
-        cluster.kill(leader)
+        killed_at = cluster.kill(leader)
         deadline = killed_at + 30
-        while time.monotonic() < deadline and not any(s > killed_at + 0.01 for s in successes):
+        # Only writes sent after the kill count: one in flight may have committed before it.
+        while time.monotonic() < deadline and not any(sent > killed_at for sent, _ in successes):
             time.sleep(0.005)
-        after = [s for s in successes if s > killed_at + 0.01]
+        after = [done for sent, done in successes if sent > killed_at]
         stop.set()
         for t in threads:
             t.join()

@@ -309,6 +309,17 @@ class EtcdMember(NodeActor):
             return
         msg.started(WatchStarted(None, watcher.events, watcher.start_index, st.commit, st.term))
 
+    def _fail_in_flight(self) -> None:
+        """The leader changed: proposals and ReadIndex requests sent to the old one may be lost
+        with it. Answer them now with etcd's indeterminate error (as for a timeout: the write may
+        still commit) so clients retry at once instead of waiting out the request timeout."""
+        error = EtcdError.timeout(self.store.index, "etcdserver: leader changed")
+        for pending in [*self._writes.values(), *self._reads.values()]:
+            pending.reply(self._render(error))
+        self.counters.proposals_failed += len(self._writes)
+        self._writes.clear()
+        self._reads.clear()
+
     def _expire_pending(self, now: float) -> None:
         for key, pending in list(self._writes.items()):
             if pending.deadline <= now:
@@ -374,6 +385,7 @@ class EtcdMember(NodeActor):
                 term=self.core.term,
                 role=rd.soft_state.role.value,
             )
+            self._fail_in_flight()
         for rs in rd.read_states:
             pending = self._reads.pop(rs.ctx, None)
             if pending is not None:
