@@ -63,6 +63,11 @@ def _failed_nodes(report: dict[str, Any], run: Path) -> list[str]:
     return out
 
 
+def _etcd_settled(report: dict[str, Any]) -> bool:
+    members = [n for n in report["nodes"] if n.get("role") not in (None, "proxy")]
+    return not members or all(n.get("leader") for n in members)
+
+
 def _all_up(report: dict[str, Any]) -> bool:
     return all(n["state"] == "up" for n in report["nodes"])
 
@@ -129,8 +134,8 @@ def up(config: str, *, detach: bool, seed: int | None, timeout: float) -> int:
             _print(report)
         down(run)
         return 1
-    settle = time.monotonic() + 5
-    while not _all_reachable(report) and time.monotonic() < settle:
+    settle = time.monotonic() + 10  # peers answering and, where etcd runs, a leader elected
+    while not (_all_reachable(report) and _etcd_settled(report)) and time.monotonic() < settle:
         time.sleep(0.25)
         report = cluster_status(run)
     _print(report)
