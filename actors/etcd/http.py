@@ -2,7 +2,7 @@
 
 Handlers only translate: HTTP in → a request for the member actor → HTTP out. They never touch
 the keyspace or Raft themselves. On a node that is not a member (``proxy: on``) every request is
-forwarded to a member instead (aiohttp, :mod:`actors.etcd.proxy`).
+forwarded to a member instead (:mod:`actors.etcd.proxy`).
 
 Crossing threads is batched both ways, because each crossing wakes a thread. Requests parsed in
 one loop iteration go to the member in one ``tell`` (a :class:`ClientBatch`, in arrival order, so

@@ -1,8 +1,10 @@
 """etcd's proxy mode (``proxy: on``): a non-member node forwards client requests to members.
 
-Requests go to the members' client URLs in turn; a member that refuses the connection is skipped
-for this request. Watches are long requests, so the upstream timeout is generous. The proxy is
-an aiohttp application (:func:`serve_proxy`); members serve with :mod:`actors.etcd.httpserver`.
+The proxy serves with the same small HTTP server as members (:mod:`actors.etcd.httpserver`) and
+forwards each request over a fresh asyncio connection to a member's client URL, in turn; a member
+that refuses the connection is skipped for this request. Answers with a length are relayed whole,
+chunked ones (streamed watches) chunk by chunk until either side goes away. No HTTP library is
+loaded for this: a proxy is most of the nodes of a large cluster, so its footprint matters.
 """
 
 from __future__ import annotations
@@ -10,97 +12,139 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote, urlsplit
 
-import aiohttp
-from aiohttp import web
-
+from actors.etcd.http1 import Request
+from actors.etcd.httpserver import Exchange, HttpServer
 from emulator.nodelog import ActorLog
 
+MAX_REQUEST_BYTES = 1536 * 1024  # etcd's --max-request-bytes default (1.5 MiB)
+CONNECT_TIMEOUT_S = 2.0
 _HOP_HEADERS = {
     "connection",
     "keep-alive",
     "transfer-encoding",
     "content-length",
     "host",
-    "content-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-connection",
 }
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+class UpstreamError(Exception):
+    """The member's answer could not be read."""
 
 
 class Proxy:
     def __init__(self, endpoints: Callable[[], list[str]], log: ActorLog):
         self._endpoints = endpoints
         self._log = log
-        self._session: aiohttp.ClientSession | None = None
         self._next = 0
+        self._tasks: set[asyncio.Task] = set()
 
-    async def close(self, app: web.Application) -> None:
-        if self._session is not None:
-            await self._session.close()
+    def handle(self, request: Request, exchange: Exchange) -> None:
+        task = asyncio.get_running_loop().create_task(self._forward(request, exchange))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        exchange.on_close(task.cancel)  # the client went away (e.g. a watch): stop relaying
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=None, connect=2)
-            )
-        body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
+    async def _forward(self, request: Request, exchange: Exchange) -> None:
         endpoints = self._endpoints()
         for attempt in range(len(endpoints)):
             base = endpoints[(self._next + attempt) % len(endpoints)]
+            url = urlsplit(base)
             try:
-                async with self._session.request(
-                    request.method, base + request.rel_url.path_qs, data=body, headers=headers
-                ) as upstream:
-                    resp = web.StreamResponse(status=upstream.status)
-                    for k, v in upstream.headers.items():
-                        if k.lower() not in _HOP_HEADERS:
-                            resp.headers[k] = v
-                    await resp.prepare(request)
-                    async for chunk in upstream.content.iter_any():
-                        await resp.write(chunk)
-                    await resp.write_eof()
-                    self._next = (self._next + attempt) % len(endpoints)
-                    return resp
-            except (aiohttp.ClientConnectionError, TimeoutError) as exc:
-                self._log.warning("proxy.member_unreachable", member=base, error=str(exc))
-        return web.json_response(
-            {"message": "proxy: no etcd member reachable", "members": endpoints}, status=503
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(url.hostname, url.port or 80), CONNECT_TIMEOUT_S
+                )
+            except (OSError, asyncio.TimeoutError) as exc:
+                self._log.warning(
+                    "proxy.member_unreachable", member=base, error=str(exc) or type(exc).__name__
+                )
+                continue
+            try:
+                await self._relay(request, exchange, reader, writer, url.netloc)
+                self._next = (self._next + attempt) % len(endpoints)
+                return
+            except (OSError, UpstreamError, asyncio.IncompleteReadError, ValueError) as exc:
+                self._log.warning(
+                    "proxy.member_failed", member=base, error=str(exc) or type(exc).__name__
+                )
+                if exchange.done or exchange.streaming:
+                    exchange.end_stream()  # part of the answer went out already: just end it
+                    return
+            finally:
+                writer.close()
+        body = {"message": "proxy: no etcd member reachable", "members": endpoints}
+        exchange.respond(
+            503, {"Content-Type": "application/json"}, json.dumps(body).encode() + b"\n"
         )
 
+    async def _relay(
+        self,
+        request: Request,
+        exchange: Exchange,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        netloc: str,
+    ) -> None:
+        target = quote(request.path, safe=_PATH_SAFE) + (
+            "?" + request.query if request.query else ""
+        )
+        lines = [f"{request.method} {target} HTTP/1.1", f"Host: {netloc}", "Connection: close"]
+        lines += [f"{k}: {v}" for k, v in request.headers.items() if k not in _HOP_HEADERS]
+        lines.append(f"Content-Length: {len(request.body)}")
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + request.body)
+        await writer.drain()
 
-MAX_REQUEST_BYTES = 1536 * 1024  # etcd's --max-request-bytes default (1.5 MiB)
-
-
-def _json(status: int, body: dict) -> web.Response:
-    data = json.dumps(body, separators=(",", ":")).encode() + b"\n"
-    return web.Response(status=status, body=data, headers={"Content-Type": "application/json"})
+        status_line = await reader.readline()
+        parts = status_line.split(b" ", 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+            raise UpstreamError(f"bad status line {status_line[:60]!r}")
+        status = int(parts[1])
+        headers: dict[str, str] = {}
+        raw: dict[str, str] = {}
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            raw[name.strip().lower()] = value.strip()
+            if name.strip().lower() not in _HOP_HEADERS and name.strip().lower() != "date":
+                headers[name.strip()] = value.strip()
+        if request.method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            exchange.respond(status, headers, b"")
+        elif "chunked" in raw.get("transfer-encoding", "").lower():
+            exchange.start_stream(status, headers)
+            while True:
+                size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    break
+                data = await reader.readexactly(size)
+                await reader.readexactly(2)
+                if not exchange.send_chunk(data):
+                    return
+            exchange.end_stream()
+        elif "content-length" in raw:
+            exchange.respond(status, headers, await reader.readexactly(int(raw["content-length"])))
+        else:
+            exchange.respond(status, headers, await reader.read())
 
 
 async def serve_proxy(
     host: str, port: int, endpoints: Callable[[], list[str]], log: ActorLog
 ) -> Callable[[], Awaitable[None]]:
     """Start the proxy on the running loop; returns the coroutine function that stops it."""
-
-    @web.middleware
-    async def errors(request: web.Request, handler: Callable) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except web.HTTPRequestEntityTooLarge:
-            limit = f"request body larger than {MAX_REQUEST_BYTES} bytes"
-            return _json(413, {"message": f"{limit} (etcd's --max-request-bytes)"})
-        except (web.HTTPException, asyncio.CancelledError):
-            raise
-        except Exception as exc:  # a bug must cost one request, never the server
-            log.error(
-                "http.handler_failed", path=request.path, error=f"{type(exc).__name__}: {exc}"
-            )
-            return _json(500, {"message": f"internal error: {type(exc).__name__}"})
-
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[errors])
     proxy = Proxy(endpoints, log)
-    app.router.add_route("*", "/{tail:.*}", proxy.handle)
-    app.on_cleanup.append(proxy.close)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(runner, host, port, reuse_address=True).start()
-    return runner.cleanup
+    server = HttpServer(proxy.handle, max_body=MAX_REQUEST_BYTES, log=log)
+    await server.start(host, port)
+
+    async def close() -> None:
+        for task in list(proxy._tasks):
+            task.cancel()
+        await server.close()
+
+    return close
