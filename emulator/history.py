@@ -25,15 +25,3 @@ class History:
 
     def close(self) -> None:
         self._file.close()
-
-
-def read_history(path: Path) -> list[dict[str, Any]]:
-    out = []
-    if not path.exists():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a torn last line after a crash
-    return out

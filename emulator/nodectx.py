@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from traceback import format_tb
 from typing import Any
 
 import pykka
@@ -80,10 +81,8 @@ class NodeActor(pykka.ThreadingActor):
         self.log.warning("actor.unexpected_local", type=type(message).__name__)
 
     def on_failure(self, exception_type, exception_value, traceback) -> None:
-        import traceback as tb
-
         self.log.error(
             "actor.crashed",
             error=f"{exception_type.__name__}: {exception_value}",
-            traceback="".join(tb.format_tb(traceback)),
+            traceback="".join(format_tb(traceback)),
         )

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
@@ -43,11 +43,9 @@ class NodeProcess:
     popen: subprocess.Popen | None = None
     state: NodeState = NodeState.DOWN
     started_mono: float = 0.0
-    last_ready_mono: float = 0.0
     expected_exit: bool = False  # we killed/stopped it on purpose
     restarts: int = 0
     last_exit: int | None = None
-    history: list[str] = field(default_factory=list)
 
     @property
     def pid(self) -> int | None:

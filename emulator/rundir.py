@@ -58,7 +58,3 @@ def resolve_run(arg: str | None = None, root: Path | None = None) -> Path:
     if latest.exists():
         return latest.resolve()
     raise RunNotFound(f"no run yet under {root}/ (start one with: python run.py up)")
-
-
-def node_dir(run: Path, node: str) -> Path:
-    return run / "nodes" / node

@@ -81,6 +81,7 @@ class Supervisor:
         )
         self._seq = itertools.count(1)
         self._pending: list[tuple[list[bytes], float]] = []  # status queries waiting for replies
+        self._round: tuple[int, set[str]] = (0, set())
         self._running = True
         self.started_mono = time.monotonic()
 
@@ -236,9 +237,11 @@ class Supervisor:
     # --- node status ------------------------------------------------------------------------
     def _poll_nodes(self) -> None:
         seq = next(self._seq)
+        self._round = (seq, set())  # who has not answered this round yet
         for name, proc in self.procs.items():
             if proc.alive and proc.state is not NodeState.PAUSED:
                 self._send_node(name, NodeStatusRequest(seq))
+                self._round[1].add(name)
 
     def _handle_node_reply(self, sock: zmq.Socket) -> None:
         while True:
@@ -269,6 +272,10 @@ class Supervisor:
                 and env.message.status.get("fault_rules_version", 0) < self.nemesis.rules_version
             ):
                 self._send_node(name, SetLinkRules(self.nemesis.rules_version, self.nemesis.rules))
+            if env.message.seq == self._round[0]:
+                self._round[1].discard(name)
+                if not self._round[1]:  # everyone answered: no need to wait out QUERY_WAIT_S
+                    self._answer_due_queries(float("inf"))
 
     def _roles(self) -> dict[str, dict[str, Any]]:
         return {

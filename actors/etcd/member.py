@@ -23,7 +23,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -143,11 +143,9 @@ class _Pending:
 
 @dataclass
 class MemberCounters:
-    proposals_committed: int = 0
     proposals_failed: int = 0
     leader_changes: int = 0
     applied: int = 0
-    fsyncs: list[float] = field(default_factory=list)
 
 
 class EtcdMember(NodeActor):
@@ -412,7 +410,6 @@ class EtcdMember(NodeActor):
             )
             return
         result: ApplyResult = self.store.apply(req, entry.index)
-        self.counters.proposals_committed += 1
         pending = self._writes.pop(req.id, None)
         if pending is not None:
             pending.reply(self._render(result.result, result.etcd_index, pending.no_value))

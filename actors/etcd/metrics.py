@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from actors.raft.ready import Role
@@ -56,9 +56,6 @@ class MemberMetrics:
                 1.024,
             ),
             registry=r,
-        )
-        self.requests = Counter(
-            "coreemu_http_requests_total", "Client requests served.", ["method"], registry=r
         )
 
     def update(self, member: Any, status: Any) -> None:
