@@ -122,6 +122,18 @@ def cmd_node(args: argparse.Namespace) -> int:
     return node.main(argv)
 
 
+# Commands that live in a module of their own: (name, module, help). The module has
+# ``configure(parser)`` to add its arguments and ``run(args) -> exit code``.
+DELEGATED: tuple[tuple[str, str, str], ...] = (
+    ("logs", "emulator.logview", "all nodes' logs merged in time order, with filters"),
+    (
+        "etcdctl",
+        "emulator.etcdctl",
+        "an etcdctl (v2) for the cluster: get, set, ls, watch, member ...",
+    ),
+)
+
+
 def _delegate(module: str):
     def run(args: argparse.Namespace) -> int:
         return importlib.import_module(module).run(args)
@@ -185,16 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jitter", help="delay: ± this much (e.g. 20ms)")
     p.set_defaults(func=cmd_fault)
 
-    p = sub.add_parser("logs", help="all nodes' logs merged in time order, with filters")
-    _run_arg(p)
-    importlib.import_module("emulator.logview").configure(p)
-    p.set_defaults(func=_delegate("emulator.logview"))
-
-    p = sub.add_parser(
-        "etcdctl", help="an etcdctl (v2) for the cluster: get, set, ls, watch, member ..."
-    )
-    importlib.import_module("emulator.etcdctl").configure(p)
-    p.set_defaults(func=_delegate("emulator.etcdctl"))
+    for name, module, help_text in DELEGATED:
+        p = sub.add_parser(name, help=help_text)
+        importlib.import_module(module).configure(p)
+        p.set_defaults(func=_delegate(module))
 
     p = sub.add_parser(
         "node", help="run one node in the foreground (to place nodes on other hosts)"

@@ -9,6 +9,7 @@ a reboot (exit :data:`REBOOT_EXIT_CODE`, and the supervisor starts the process a
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
@@ -19,12 +20,19 @@ from typing import Any
 
 from actors.heartbeat import Heartbeat
 from emulator.config import ClusterConfig, ConfigErrors, load_cluster_config
+from emulator.machineid import machine_id, new_boot_id
 from emulator.nodectx import NodeContext
 from emulator.nodelog import NodeLog
 from emulator.ticker import Ticker
 from emulator.transport import Transport
 
 REBOOT_EXIT_CODE = 100
+
+# The CoreOS parts that run beside etcd, started in this order after it (and stopped in the
+# reverse order): each entry is "module:function", the function called as ``f(node)`` and
+# returning an object with ``stop()`` (or None when the part is off for this node). A part
+# reaches etcd over the node's own v2 HTTP API (``node.spec.client_url``), as the real daemons do.
+PARTS: tuple[str, ...] = ()
 
 
 class Node:
@@ -57,9 +65,12 @@ class Node:
             transport=self.transport,
             ticker=self.ticker,
             seed=cfg.seed,
+            machine_id=machine_id(data_dir),
+            boot_id=new_boot_id(),
         )
         self.actors: dict[str, Any] = {}
         self.etcd: Any = None
+        self.parts: list[Any] = []  # started PARTS, in start order
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -78,6 +89,11 @@ class Node:
         )
         self.etcd = start_etcd(self.ctx, self.cfg, self.spec, self.transport, bootstrap)
         self.ticker.start()
+        for entry in PARTS:
+            module, func = entry.split(":")
+            part = getattr(importlib.import_module(module), func)(self)
+            if part is not None:
+                self.parts.append(part)
         self.ready = True
         self.log.event("node", "node.ready", address=self.spec.address, pid=os.getpid())
 
@@ -89,6 +105,7 @@ class Node:
             "address": self.spec.address,
             "client_url": self.spec.client_url,
             "ready": self.ready,
+            "machine_id": self.ctx.machine_id,
             "uptime_s": round(now - self.started, 3),
         }
         for name, view in list(self.ctx.views.items()):
@@ -110,6 +127,11 @@ class Node:
         return self.exit_code
 
     def stop(self) -> None:
+        for part in reversed(self.parts):
+            try:
+                part.stop()
+            except Exception as exc:  # one part failing to stop must not keep the others running
+                self.log.event("node", "part.stop_failed", level="error", error=str(exc))
         self.ticker.stop()
         if self.etcd is not None:
             self.etcd.stop()

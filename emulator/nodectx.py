@@ -12,6 +12,7 @@ from typing import Any
 import pykka
 
 from emulator.codec import Envelope
+from emulator.nodeclock import NodeClock
 from emulator.nodelog import ActorLog, NodeLog
 from emulator.ticker import Tick
 
@@ -45,6 +46,9 @@ class NodeContext:
     # them): name -> f(now_monotonic) -> value. Each reads plain data its actor keeps current.
     views: dict[str, Callable[[float], Any]] = field(default_factory=dict)
     seed: int = 0
+    machine_id: str = ""  # 32 hex, stable across reboots (emulator.machineid)
+    boot_id: str = ""  # 32 hex, new on every boot
+    clock: NodeClock = field(default_factory=NodeClock)  # wall clock: read it, not time.time()
 
     def actor_log(self, actor: str) -> ActorLog:
         return self.log.for_actor(actor)
