@@ -111,7 +111,8 @@ class Node:
         for name, view in list(self.ctx.views.items()):
             out[name] = view(now)
         for section, values in self.ctx.board.snapshot().items():
-            if section == "top":  # fields shown as columns of their own
+            # "top" and "top.<part>" sections are fields shown as columns of their own
+            if section == "top" or section.startswith("top."):
                 out.update(values)
             else:
                 out[section] = values
