@@ -13,7 +13,11 @@ Which service:
   supervisor for the processes it starts, or from ``discovery.json`` in the run dir.
 * ``discovery: http://127.0.0.1:4001/<token>`` (any loopback address): the supervisor serves that
   address and creates the token with a size of the number of nodes that name it.
-* Any other URL is left to the node to reach (discovery.etcd.io is not reachable from here).
+* ``discovery: https://discovery.etcd.io/<token>`` (the public service CoreOS configs name): the
+  supervisor stands in for it on 127.0.0.1 at a random port, with the token of size 3 as
+  discovery.etcd.io/new gives (``?size=N`` on the URL sizes it); nodes map such URLs to it through
+  ``COREEMU_DISCOVERY_PUBLIC`` or ``public_base`` in ``discovery.json``. Nothing reaches the internet.
+* Any other URL is left to the node to reach.
 
 The supervisor keeps the registry in memory and writes it to ``discovery.json`` in the run dir on
 every change. A node writes what discovery decided to ``etcd-discovery.json`` in its data dir
@@ -53,6 +57,7 @@ from emulator.discovery_registry import (
 )
 
 ENV_URL = "COREEMU_DISCOVERY_URL"
+ENV_PUBLIC = "COREEMU_DISCOVERY_PUBLIC"  # where the run serves discovery.etcd.io URLs
 RUN_FILE = "discovery.json"  # in the run dir, written by the supervisor
 NODE_FILE = "etcd-discovery.json"  # in a node's data dir, written once discovery decided
 WAIT_POLL_S = 1.0  # a node's long-poll on the registry; it re-checks after each
@@ -185,6 +190,7 @@ class DiscoveryService:
         )
         self.servers: list[_Server] = []
         self.auto_url: str | None = None
+        self.public_base: str | None = None
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve the registry on ``host:port`` (0: a free port); returns ``http://host:port``."""
@@ -229,6 +235,9 @@ class DiscoveryService:
             log("discovery.serving", url=service.auto_url, size=size, nodes=len(autos))
         bound: dict[tuple[str, int], str] = {}
         for url, (lit, count) in literals.items():
+            if lit.public:
+                service._serve_public(lit, count, log)
+                continue
             if not lit.loopback:
                 log("discovery.not_served", level="warning", url=url,
                     hint="only loopback discovery URLs are served by the run")  # fmt: skip
@@ -236,12 +245,26 @@ class DiscoveryService:
             try:
                 if (lit.host, lit.port) not in bound:
                     bound[(lit.host, lit.port)] = service.serve(lit.host, lit.port)
-                service.shared.create_token(lit.token, count)
-                log("discovery.serving", url=url, size=count, nodes=count)
+                size = lit.size or count
+                service.shared.create_token(lit.token, size)
+                log("discovery.serving", url=url, size=size, nodes=count)
             except (OSError, DiscoveryError) as exc:
                 log("discovery.serve_failed", level="error", url=url, error=str(exc))
         service._write()
         return service
+
+    def _serve_public(self, lit: LiteralDiscovery, count: int, log: Callable[..., Any]) -> None:
+        """Stand in for discovery.etcd.io: its tokens are served on one local address."""
+        if self.public_base is None:
+            self.public_base = self.serve()
+            os.environ[ENV_PUBLIC] = self.public_base  # inherited by the node processes
+        size = lit.size or DEFAULT_SIZE
+        self.shared.create_token(lit.token, size)
+        log("discovery.serving", url=lit.url, local=f"{self.public_base}/{lit.token}",
+            size=size, nodes=count, stands_in_for=lit.host)  # fmt: skip
+        if count < size:
+            log("discovery.short", level="warning", url=lit.url, size=size, nodes=count,
+                hint="fewer nodes name this token than its size: they wait for the rest")  # fmt: skip
 
     def stop(self) -> None:
         self.shared.close()
@@ -250,12 +273,15 @@ class DiscoveryService:
             server.server_close()
         if self.auto_url and os.environ.get(ENV_URL) == self.auto_url:
             del os.environ[ENV_URL]
+        if self.public_base and os.environ.get(ENV_PUBLIC) == self.public_base:
+            del os.environ[ENV_PUBLIC]
 
     def _write(self) -> None:
         if self.run_dir is None:
             return
         data = {
             "auto_url": self.auto_url,
+            "public_base": self.public_base,
             "served": [f"http://{s.host}:{s.port}" for s in self.servers],
             **self.shared.registry.snapshot(),  # called with the registry's lock held
         }
@@ -272,11 +298,18 @@ class DiscoveryStopped(RuntimeError):
 def discovery_url(text: str, run_dir: Path | None) -> str:
     """The URL a node's ``discovery`` value stands for (``auto`` resolved)."""
     found = parse_discovery(text)
-    if isinstance(found, LiteralDiscovery):
-        return found.url
-    url = os.environ.get(ENV_URL)
+    if isinstance(found, LiteralDiscovery) and not found.public:
+        return found.url.split("?", 1)[0]
+    env, key = (
+        (ENV_PUBLIC, "public_base")
+        if isinstance(found, LiteralDiscovery)
+        else (ENV_URL, "auto_url")
+    )
+    url = os.environ.get(env)
     if not url and run_dir is not None and (run_dir / RUN_FILE).is_file():
-        url = json.loads((run_dir / RUN_FILE).read_text()).get("auto_url")
+        url = json.loads((run_dir / RUN_FILE).read_text()).get(key)
+    if url and isinstance(found, LiteralDiscovery):
+        return f"{url}/{found.token}"
     if not url:
         raise DiscoveryError(
             f"discovery: {text} needs the run's discovery service: start the node from "

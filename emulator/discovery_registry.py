@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 REGISTRY = "/_etcd/registry"
 SELF_HOSTED_PREFIX = "/v2/keys"
@@ -440,16 +440,28 @@ class AutoDiscovery:
     size: int | None  # None: min(3, the number of nodes that say auto)
 
 
+# The public discovery service CoreOS configs name: the run serves its URLs itself (nothing
+# here reaches the internet), as a stand-in sized like discovery.etcd.io/new (3 by default).
+PUBLIC_HOSTS = ("discovery.etcd.io",)
+_PLACEHOLDER = re.compile(r"<[^<>/]*>")
+
+
 @dataclass(frozen=True)
 class LiteralDiscovery:
     url: str
     host: str
     port: int
     token: str
+    size: int | None = None  # ``?size=N`` on the URL (the emulator's way to size a served token)
 
     @property
     def loopback(self) -> bool:
         return self.host == "localhost" or self.host.startswith("127.")
+
+    @property
+    def public(self) -> bool:
+        """A URL of the public discovery service, which the run serves in its place."""
+        return self.host.lower() in PUBLIC_HOSTS
 
 
 def parse_discovery(text: str) -> AutoDiscovery | LiteralDiscovery:
@@ -466,6 +478,14 @@ def parse_discovery(text: str) -> AutoDiscovery | LiteralDiscovery:
                 f"discovery {value!r}: write 'auto' or 'auto?size=N' with N from 1 to {MAX_SIZE}"
             )
         return AutoDiscovery(size)
+    placeholder = _PLACEHOLDER.search(value)
+    if placeholder:
+        raise DiscoveryError(
+            f"discovery {value!r} still has the placeholder {placeholder.group(0)}: put a token "
+            f"there, e.g. https://discovery.etcd.io/my-cluster-1 (letters, digits, '.', '_', '-'; "
+            f"the run serves discovery.etcd.io URLs itself, with size 3, or ?size=N), "
+            f"or write 'auto'"
+        )
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DiscoveryError(
@@ -480,4 +500,12 @@ def parse_discovery(text: str) -> AutoDiscovery | LiteralDiscovery:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise DiscoveryError(f"discovery URL {value!r}: {exc}") from None
-    return LiteralDiscovery(value, parts.hostname, port, token)
+    size = None
+    for key, raw in parse_qsl(parts.query):
+        if key == "size":
+            size = _int(raw)
+            if size is None or not 1 <= size <= MAX_SIZE:
+                raise DiscoveryError(
+                    f"discovery URL {value!r}: size must be a number from 1 to {MAX_SIZE}"
+                )
+    return LiteralDiscovery(value, parts.hostname, port, token, size)

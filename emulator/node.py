@@ -74,6 +74,11 @@ class Node:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        from emulator.sshkeys import install_ssh_keys
+
+        install_ssh_keys(
+            self.data_dir, self.spec.cloud_config.ssh_authorized_keys, self.log.for_actor("node")
+        )
         self.transport.start_and_wait()
         for actor_cls in (Heartbeat,):
             ref = actor_cls.start(self.ctx)

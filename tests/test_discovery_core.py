@@ -201,6 +201,9 @@ def test_parse_discovery_reads_auto_sizes_and_literal_urls():
     assert lit.loopback
     hosted = parse_discovery("https://discovery.etcd.io/3e86b59982e49066c5d813af1c2e2579cbf573de")
     assert not hosted.loopback and hosted.port == 443
+    assert hosted.public and hosted.size is None and not lit.public
+    sized = parse_discovery("https://discovery.etcd.io/tok?size=5")
+    assert sized.public and sized.token == "tok" and sized.size == 5
     self_hosted = parse_discovery("http://127.0.0.2:2379/v2/keys/_etcd/registry/tok")
     assert self_hosted.token == "tok"
 
@@ -213,6 +216,8 @@ def test_parse_discovery_reads_auto_sizes_and_literal_urls():
         ("discovery.etcd.io/abc", "neither 'auto' nor a URL"),
         ("http://127.0.0.1:4001/", "does not end in a token"),
         ("http://127.0.0.1:99999/abc", "Port out of range"),
+        ("https://discovery.etcd.io/<token>", "placeholder <token>: put a token there"),
+        ("https://discovery.etcd.io/abc?size=0", "size must be a number from 1"),
     ],
 )
 def test_bad_discovery_values_say_what_to_write(text, says):

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from actors.etcd.admin import AdminRoutes, MemberInfo, member_id
 from actors.etcd.http import ClientServer
@@ -137,10 +138,24 @@ def _current_voters(member: Any, listener: Callable[[tuple[str, ...]], None]) ->
     return answer.get(timeout=30)
 
 
+def _log_listen(ctx: NodeContext, spec: Any) -> None:
+    """Say where the client port binds: always the node's own address, which is what
+    ``listen-client-urls: http://0.0.0.0:2379`` means on a machine with one interface."""
+    urls = spec.cloud_config.etcd2.listen_client_urls
+    wildcard = [u for u in urls if urlsplit(u).hostname in ("0.0.0.0", "::", "[::]")]
+    ctx.actor_log("etcd-http")(
+        "etcd.listen_client",
+        configured=list(urls),
+        bound=spec.client_url,
+        **({"note": f"{wildcard[0]} binds the node's own address"} if wildcard else {}),
+    )
+
+
 def start_etcd(
     ctx: NodeContext, cfg: Any, spec: Any, transport: Any, bootstrap: Bootstrap | None = None
 ) -> EtcdService:
     etcd2 = spec.cloud_config.etcd2
+    _log_listen(ctx, spec)
     members = member_infos(cfg, bootstrap)
     is_member = etcd2.is_member if bootstrap is None else bootstrap.role is BootstrapRole.MEMBER
     if not is_member:

@@ -50,6 +50,7 @@ from emulator.config.coreosformats import (
     window_start,
 )
 from emulator.config.yamlsource import Entry, Kind, Loc, ProblemLog, YNode
+from emulator.discovery_registry import DiscoveryError, parse_discovery
 
 __all__ = [
     "CLOUD_CONFIG_HEADER", "ENCODINGS", "MAX_ELECTION_MS", "CloudConfig", "ClusterState",
@@ -262,6 +263,11 @@ class _Reading:
                 sec.where("election_timeout").node,
                 f"election-timeout ({el} ms) is too long for etcd (at most {MAX_ELECTION_MS} ms)",
             )
+        if opts.discovery:
+            try:
+                parse_discovery(opts.discovery)
+            except DiscoveryError as exc:
+                self.log.error(sec.where("discovery"), str(exc))
         if opts.discovery and opts.initial_cluster:
             self.log.error(
                 sec.where("discovery"),
