@@ -57,6 +57,10 @@ class MemberSettings:
     election_ms: int = 1000
     snapshot_count: int = 10000
     token: str = ""
+    # Answer quorum reads from this member's own state, skipping ReadIndex: a deliberate bug
+    # (stale reads from a deposed leader or a lagging follower) for checking the checkers.
+    # On when the node's environment has COREEMU_UNSAFE_READS=1.
+    unsafe_reads: bool = False
 
 
 # --- requests from the HTTP thread (local messages, never on the wire) --------------------------
@@ -283,7 +287,7 @@ class EtcdMember(NodeActor):
 
     def _read(self, msg: ClientRead) -> None:
         read = msg.read
-        if not read.quorum:
+        if not read.quorum or self.settings.unsafe_reads:
             msg.reply(
                 self._render(self.store.get(read.path, read.recursive, read.sorted, time.time_ns()))
             )

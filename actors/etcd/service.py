@@ -10,6 +10,7 @@ member catches up from its own log.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -25,6 +26,7 @@ from actors.etcd.metrics import MemberMetrics
 from emulator.discovery_registry import Bootstrap, BootstrapRole
 from emulator.nodectx import NodeContext
 
+UNSAFE_READS_ENV = "COREEMU_UNSAFE_READS"  # see MemberSettings.unsafe_reads
 PORT_RETRIES = 10  # reopening a client port: attempts, 0.2 s apart
 
 
@@ -178,7 +180,11 @@ def start_etcd(
         election_ms=etcd2.election_timeout,
         snapshot_count=etcd2.snapshot_count,
         token=etcd2.initial_cluster_token or cfg.token,
+        unsafe_reads=os.environ.get(UNSAFE_READS_ENV) == "1",
     )
+    if settings.unsafe_reads:
+        ctx.actor_log("raft")("member.unsafe_reads", level="warning",
+                              note="quorum reads skip ReadIndex (COREEMU_UNSAFE_READS=1)")  # fmt: skip
     member = EtcdMember.start(ctx, settings, metrics)
     transport.register(RAFT_ACTOR, member)
     nodes = {u: n.name for n in cfg.nodes for u in _peer_urls(n)}
