@@ -45,6 +45,7 @@ from emulator.config.coreosformats import (
     initial_cluster_text,
     ip_address,
     metadata_pairs,
+    os_version,
     parse_initial_cluster,
     permissions,
     window_start,
@@ -289,6 +290,8 @@ class _Reading:
         sec = self.section("update", node, {
             "reboot-strategy": ys.enum_reader(RebootStrategy),
             "group": lambda n: ys.nonempty(self.text(n)), "server": self.text,
+            "os-version": self.checked(os_version), "check-interval": duration_seconds,
+            "healthy-after": duration_seconds,
         })  # fmt: skip
         return UpdateOptions(**sec.values)
 

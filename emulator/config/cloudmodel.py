@@ -92,6 +92,10 @@ class UpdateOptions:
     reboot_strategy: RebootStrategy = RebootStrategy.BEST_EFFORT
     group: str = "stable"
     server: str | None = None
+    # emulator extras (a real machine reads its version from /usr/share/coreos/release):
+    os_version: str = "1.0.0"  # what USR-A of a new node's disk holds
+    check_interval: float = 45.0  # seconds between update checks (update_engine: 45 min ± fuzz)
+    healthy_after: float = 10.0  # seconds up before the booted slot is marked good
 
 
 @dataclass(frozen=True)

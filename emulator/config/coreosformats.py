@@ -62,6 +62,13 @@ def go_duration(value: str) -> float:
     return sum(float(n) * _GO_UNITS[u] for n, u in re.findall(_GO_DURATION_PART, text))
 
 
+def os_version(value: str) -> str:
+    """A Container Linux version as the release header holds it (``1.0.0``, ``1632.3.0``)."""
+    if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}", value.strip()):
+        raise ValueError(f"{value!r} is not a version like 1.0.0 (at most 32 characters)")
+    return value.strip()
+
+
 def window_start(value: str) -> tuple[int | None, int, int]:
     """A locksmith window start (``Thu 04:00`` or ``04:00``) → (weekday 0=Mon or None, h, m)."""
     m = _WINDOW_START.match(value.strip())
