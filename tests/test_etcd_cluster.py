@@ -278,13 +278,31 @@ def test_stats_health_version_and_metrics_endpoints(etcd_cluster):
     status = etcd_cluster.status()
     leader = leader_of(status)
     url = url_of(status, leader)
+    assert http("PUT", url + "/v2/keys/s", {"value": "1"})[0] == 201
     code, body, _ = http("GET", url + "/v2/stats/self")
     assert code == 200 and body["state"] == "StateLeader" and body["name"] == leader
-    code, body, _ = http("GET", url + "/v2/stats/leader")
-    assert code == 200 and len(body["followers"]) == 2
+    assert body["sendAppendRequestCnt"] >= 2 and body["recvAppendRequestCnt"] == 0
     follower = next(n["name"] for n in status["nodes"] if n["name"] != leader)
-    assert http("GET", url_of(status, follower) + "/v2/stats/leader")[0] == 403
-    assert http("PUT", url + "/v2/keys/s", {"value": "1"})[0] == 201
+    f_url = url_of(status, follower)
+    code, body, _ = http("GET", f_url + "/v2/stats/self")
+    assert body["state"] == "StateFollower" and body["recvAppendRequestCnt"] >= 1
+    assert body["sendAppendRequestCnt"] == 0
+
+    def followers_measured():
+        code, body, _ = http("GET", url + "/v2/stats/leader")
+        assert code == 200 and len(body["followers"]) == 2
+        stats = list(body["followers"].values())
+        return body if all(f["counts"]["success"] >= 2 for f in stats) else None
+
+    deadline = time.monotonic() + 10
+    while (body := followers_measured()) is None:  # heartbeats go out every 100 ms
+        assert time.monotonic() < deadline, "no heartbeat round trips measured"
+        time.sleep(0.1)
+    for f in body["followers"].values():
+        lat = f["latency"]
+        assert 0 < lat["minimum"] <= lat["average"] <= lat["maximum"] < 1000
+        assert lat["standardDeviation"] >= 0 and lat["current"] > 0
+    assert http("GET", f_url + "/v2/stats/leader")[0] == 403
     code, body, _ = http("GET", url + "/v2/stats/store")
     assert code == 200 and body["setsSuccess"] >= 1
     assert http("GET", url + "/health")[1] == {"health": "true"}
@@ -292,6 +310,11 @@ def test_stats_health_version_and_metrics_endpoints(etcd_cluster):
     with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
         text = resp.read().decode()
     assert "etcd_server_has_leader 1.0" in text
-    assert "etcd_disk_wal_fsync_duration_seconds_count" in text
+    fsyncs = next(
+        line
+        for line in text.splitlines()
+        if line.startswith("etcd_disk_wal_fsync_duration_seconds_count")
+    )
+    assert float(fsyncs.split()[1]) >= 1
     term = next(line for line in text.splitlines() if line.startswith("etcd_server_term "))
     assert float(term.split()[1]) >= 1

@@ -25,9 +25,16 @@ from actors.etcd.member import (
     ConfChangeOutcome,
     ConfChangeResult,
 )
+from actors.etcd.raftstats import FollowerLatency
 from actors.raft.entries import ConfChangeOp
 from actors.raft.ready import Role
 
+_STATE = {
+    Role.LEADER: "StateLeader",
+    Role.FOLLOWER: "StateFollower",
+    Role.CANDIDATE: "StateCandidate",
+    Role.PRE_CANDIDATE: "StatePreCandidate",
+}
 ETCD_VERSION = {"etcdserver": "2.3.8", "etcdcluster": "2.3.0"}
 Ask = Callable[[Callable[[Callable[[Any], None]], Any]], Awaitable[Any]]
 Handler = Callable[[Request], Awaitable[v2api.Response]]
@@ -115,6 +122,10 @@ class AdminRoutes:
                 "store_stats": m.store.stats(),
                 "counters": m.counters,
                 "started": m.started,
+                # copied here, on the member's thread, which keeps counting
+                "send_append": m.stats.send_append,
+                "recv_append": m.stats.recv_append,
+                "followers": {n: f.to_json() for n, f in m.stats.followers.items()},
             }
 
         return await self._ask(lambda reply: ClientCall(view, reply))
@@ -153,9 +164,7 @@ class AdminRoutes:
     async def stats_self(self, request: Request) -> v2api.Response:
         view = await self._member_view()
         st = view["status"]
-        state = {Role.LEADER: "StateLeader", Role.FOLLOWER: "StateFollower"}.get(
-            st.role, "StateCandidate"
-        )
+        state = _STATE[st.role]
         leader_id = member_id(st.leader, self.token) if st.leader else ""
         body = {
             "name": self.name,
@@ -167,8 +176,8 @@ class AdminRoutes:
                 "uptime": f"{time.time() - view['started']:.3f}s",
                 "startTime": _rfc3339(view["started"]),
             },
-            "recvAppendRequestCnt": view["counters"].applied,
-            "sendAppendRequestCnt": 0,
+            "recvAppendRequestCnt": view["recv_append"],
+            "sendAppendRequestCnt": view["send_append"],
         }
         return _json(200, body)
 
@@ -177,20 +186,10 @@ class AdminRoutes:
         st = view["status"]
         if st.role is not Role.LEADER:
             return _json(403, {"message": "not current leader"})
+        measured = view["followers"]
         followers = {
-            member_id(name, self.token): {
-                "latency": {
-                    "current": 0,
-                    "average": 0,
-                    "standardDeviation": 0,
-                    "minimum": 0,
-                    "maximum": 0,
-                },
-                "counts": {"fail": 0, "success": p.match},
-                "match": p.match,
-                "state": p.state,
-            }
-            for name, p in st.progress.items()
+            member_id(name, self.token): measured.get(name) or FollowerLatency().to_json()
+            for name in st.progress
             if name != self.name
         }
         return _json(200, {"leader": member_id(self.name, self.token), "followers": followers})

@@ -30,6 +30,7 @@ from typing import Any
 from actors.etcd import v2api
 from actors.etcd.commands import V2Request
 from actors.etcd.errors import EtcdError
+from actors.etcd.raftstats import RaftStats
 from actors.etcd.readyorder import ready_order
 from actors.etcd.store import ApplyResult, KeyStore
 from actors.raft.core import RaftCore
@@ -160,6 +161,7 @@ class EtcdMember(NodeActor):
         self.settings = settings
         self.metrics = metrics
         self.counters = MemberCounters()
+        self.stats = RaftStats()
         self._writes: dict[str, _Pending] = {}
         self._proposed: dict[bytes, V2Request] = {}  # packed -> request, for writes proposed here
         self._reads: dict[bytes, _Pending] = {}
@@ -176,7 +178,11 @@ class EtcdMember(NodeActor):
     def on_start(self) -> None:
         base = self.ctx.data_dir / "member"
         self.wal, recovered = WAL.open(
-            base / "wal", node=self.ctx.name, token=self.settings.token, log=self.log
+            base / "wal",
+            node=self.ctx.name,
+            token=self.settings.token,
+            log=self.log,
+            on_fsync=self.metrics.fsync.observe if self.metrics is not None else None,
         )
         self.snaps = SnapshotStore(base / "snap", log=self.log)
         snapshot = self.snaps.load_newest()
@@ -225,6 +231,7 @@ class EtcdMember(NodeActor):
         self._publish()
 
     def on_message(self, source: str, msg: Any) -> None:
+        self.stats.received(msg, time.monotonic())
         self.core.step(msg)
         self._maybe_ready()
 
@@ -355,21 +362,16 @@ class EtcdMember(NodeActor):
             durable_last_index=self.wal.last_index,
         )
         if order.send_first:
-            for m in rd.messages:
-                self.send(m.to, RAFT_ACTOR, m)
+            self._send_all(rd.messages)
         if order.apply_first:
             for entry in rd.committed_entries:
                 self._apply(entry)
         if rd.entries or rd.hard_state is not None:
-            started = time.perf_counter()
-            self.wal.append(rd.entries, rd.hard_state)
+            self.wal.append(rd.entries, rd.hard_state)  # the WAL times its fsync (on_fsync)
             if rd.hard_state is not None:
                 self._durable_state = rd.hard_state
-            if self.metrics is not None:
-                self.metrics.fsync.observe(time.perf_counter() - started)
         if not order.send_first:
-            for m in rd.messages:
-                self.send(m.to, RAFT_ACTOR, m)
+            self._send_all(rd.messages)
         if rd.snapshot is not None:
             self.store.restore(rd.snapshot.data)
             self._snap_index = rd.snapshot.index
@@ -387,6 +389,8 @@ class EtcdMember(NodeActor):
                 term=self.core.term,
                 role=rd.soft_state.role.value,
             )
+            if rd.soft_state.role is Role.LEADER:
+                self.stats.became_leader()
             self._fail_in_flight()
         for rs in rd.read_states:
             pending = self._reads.pop(rs.ctx, None)
@@ -394,6 +398,12 @@ class EtcdMember(NodeActor):
                 self._read_waits.append((rs.index, pending))
         self._serve_reads()
         self._maybe_snapshot()
+
+    def _send_all(self, messages: tuple[Any, ...]) -> None:
+        now = time.monotonic()
+        for m in messages:
+            self.stats.sent(m, now)
+            self.send(m.to, RAFT_ACTOR, m)
 
     def _apply(self, entry: Any) -> None:
         self.counters.applied += 1
@@ -516,7 +526,7 @@ class EtcdMember(NodeActor):
     # --- status --------------------------------------------------------------------------------
     def _publish(self) -> None:
         st = self.core.status()
-        role = st.role.value if st.role in (Role.LEADER, Role.FOLLOWER) else "candidate"
+        role = st.role.value  # "pre-candidate" too: a node that cannot win a pre-vote shows it
         self.ctx.board.publish(
             "top",
             {

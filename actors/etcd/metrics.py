@@ -40,7 +40,7 @@ class MemberMetrics:
         )
         self.fsync = Histogram(
             "etcd_disk_wal_fsync_duration_seconds",
-            "Latency of WAL appends with their fsync (one per batch).",
+            "The latency of the WAL's fsync calls (one per batch of records), the fsync alone.",
             buckets=(
                 0.0005,
                 0.001,
