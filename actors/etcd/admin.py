@@ -122,6 +122,7 @@ class AdminRoutes:
                 "store_stats": m.store.stats(),
                 "counters": m.counters,
                 "started": m.started,
+                "leader_since": m.leader_since,
                 # copied here, on the member's thread, which keeps counting
                 "send_append": m.stats.send_append,
                 "recv_append": m.stats.recv_append,
@@ -173,8 +174,8 @@ class AdminRoutes:
             "startTime": _rfc3339(view["started"]),
             "leaderInfo": {
                 "leader": leader_id,
-                "uptime": f"{time.time() - view['started']:.3f}s",
-                "startTime": _rfc3339(view["started"]),
+                "uptime": f"{time.time() - view['leader_since']:.3f}s",
+                "startTime": _rfc3339(view["leader_since"]),
             },
             "recvAppendRequestCnt": view["recv_append"],
             "sendAppendRequestCnt": view["send_append"],

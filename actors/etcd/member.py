@@ -22,6 +22,7 @@ import json
 import os
 import random
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -47,6 +48,7 @@ RAFT_ACTOR = "raft"
 READY_BATCH = 64
 REQUEST_TIMEOUT_S = 5.0
 SYNC_INTERVAL_S = 0.5
+APPLIED_MARK_EVERY = 25  # log every 25th applied entry: checkers compare them across nodes
 
 Reply = Callable[[Any], None]
 
@@ -169,6 +171,7 @@ class EtcdMember(NodeActor):
         self._since_ready = 0
         self._last_sync = 0.0
         self._leader: str | None = None
+        self.leader_since = time.time()  # when this member learned of the current leader
         self.started = time.time()
         self._conf_changes: dict[str, _Pending] = {}  # request id -> waiting /v2/members call
         self._voters_listener: Callable[[tuple[str, ...]], None] | None = None
@@ -382,6 +385,7 @@ class EtcdMember(NodeActor):
         self.core.advance(rd)
         if rd.soft_state is not None and rd.soft_state.leader != self._leader:
             self._leader = rd.soft_state.leader
+            self.leader_since = time.time()
             self.counters.leader_changes += 1
             self.log(
                 "raft.leader_changed",
@@ -407,6 +411,8 @@ class EtcdMember(NodeActor):
 
     def _apply(self, entry: Any) -> None:
         self.counters.applied += 1
+        if entry.index % APPLIED_MARK_EVERY == 0:
+            self.log("raft.applied_mark", index=entry.index, term=entry.term, crc=zlib.crc32(entry.data))
         if entry.kind == EntryKind.CONF_CHANGE:
             self._conf_applied(entry)
         if entry.kind != EntryKind.NORMAL or not entry.data:
