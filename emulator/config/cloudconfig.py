@@ -281,6 +281,7 @@ class _Reading:
             "public-ip": self.checked(ip_address),
             "metadata": self.metadata,
             "agent-ttl": duration_seconds, "engine-reconcile-interval": duration_seconds,
+            "disable-engine": ys.boolean,
             "etcd-servers": self.urls,
             "verbosity": lambda n: ys.integer(n, minimum=0),
         }, _FLEET_NOT_EMULATED)  # fmt: skip

@@ -83,6 +83,7 @@ class FleetOptions:
     metadata: Mapping[str, str] = field(default_factory=dict)
     agent_ttl: float = 30.0  # seconds
     engine_reconcile_interval: float = 2.0  # seconds
+    disable_engine: bool = False  # this machine's fleet never runs the engine
     etcd_servers: tuple[str, ...] = ()
     verbosity: int = 0
 
