@@ -137,6 +137,7 @@ DELEGATED: tuple[tuple[str, str, str], ...] = (
 def _delegate(module: str):
     def run(args: argparse.Namespace) -> int:
         return importlib.import_module(module).run(args)
+    ("locksmithctl", "emulator.locksmithctl", "the reboot lock: status, lock, unlock, set-max"),
 
     return run
 

@@ -214,7 +214,7 @@ def test_real_etcd_bootstraps_from_the_discovery_service(tmp_path):
 def test_discovery_makes_three_members_and_two_proxies_and_writes_via_a_proxy_work(
     cluster_factory,
 ):
-    run = cluster_factory(nodes=5, extra=DISCOVERY_5_OF_3)
+    run = cluster_factory(nodes=5, extra=DISCOVERY_5_OF_3 + "      proxy-refresh-interval: 300\n")
     run.up()
     status = run.wait_for(leader_of, timeout=30, what="an etcd leader")
     roles = {n["name"]: n["role"] for n in status["nodes"]}
@@ -240,6 +240,32 @@ def test_discovery_makes_three_members_and_two_proxies_and_writes_via_a_proxy_wo
         "POST", urls[members[0]] + "/v2/members", json_body={"peerURLs": [proxy_peer]}
     )
     assert code == 400 and "runs as an etcd proxy" in body["message"]
+
+    # proxies re-read the member list (proxy-refresh-interval): a removed member drops out of
+    # it, and comes back when added back
+    def proxies_see(count):
+        return lambda s: all(
+            len(n.get("proxy", {}).get("members", ())) == count
+            for n in s["nodes"]
+            if n["name"] in proxies
+        )
+
+    assert proxies_see(3)(run.status())
+    leader = leader_of(run.status())
+    gone = next(m for m in members[::-1] if m != leader)  # removing the leader is another test
+    _, listing = http("GET", urls[members[0]] + "/v2/members")
+    gone_id = next(m["id"] for m in listing["members"] if m["name"] == gone)
+    assert http("DELETE", urls[members[0]] + f"/v2/members/{gone_id}")[0] == 204
+    status = run.wait_for(proxies_see(2), timeout=20, what="the proxies to drop the member")
+    assert all(
+        urls[gone] not in n["proxy"]["members"] for n in status["nodes"] if n["name"] in proxies
+    )
+    code, body = http("PUT", urls[proxies[0]] + "/v2/keys/after-remove", {"value": "x"})
+    assert code == 201, body
+    gone_peer = urls[gone].replace(":2379", ":2380")
+    code, _ = http("POST", urls[members[0]] + "/v2/members", json_body={"peerURLs": [gone_peer]})
+    assert code == 201
+    run.wait_for(proxies_see(3), timeout=20, what="the proxies to see the member again")
 
 
 @pytest.mark.cluster

@@ -20,6 +20,7 @@ from emulator.nodelog import ActorLog
 
 MAX_REQUEST_BYTES = 1536 * 1024  # etcd's --max-request-bytes default (1.5 MiB)
 CONNECT_TIMEOUT_S = 2.0
+REFRESH_S = 30.0  # etcd's --proxy-refresh-interval default
 _HOP_HEADERS = {
     "connection",
     "keep-alive",
@@ -36,6 +37,67 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 class UpstreamError(Exception):
     """The member's answer could not be read."""
+
+
+class ProxyMembers:
+    """The member client URLs a proxy forwards to, re-read from ``/v2/members`` every
+    ``interval_s`` as etcd's proxy does (``proxy-refresh-interval``, 30 s by default), so it
+    follows members removed and added back. Call it for the list now."""
+
+    def __init__(
+        self,
+        urls: list[str],
+        interval_s: float = REFRESH_S,
+        on_change: Callable[[list[str]], None] | None = None,
+    ):
+        self.urls = list(urls)
+        self.interval_s = interval_s
+        self._on_change = on_change
+
+    def __call__(self) -> list[str]:
+        return self.urls
+
+    async def refresh_forever(self, log: ActorLog) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self.refresh(log)
+
+    async def refresh(self, log: ActorLog) -> bool:
+        """Ask the members in turn for the member list; True when it changed."""
+        for base in list(self.urls):
+            try:
+                found = await asyncio.wait_for(_member_client_urls(base), CONNECT_TIMEOUT_S)
+            except (OSError, ValueError, KeyError, TypeError, asyncio.TimeoutError):
+                continue  # that member is down or removed: ask the next
+            if not found:
+                continue
+            if sorted(found) != sorted(self.urls):
+                log("proxy.members_refreshed", before=self.urls, after=found, source=base)
+                self.urls = found
+                if self._on_change is not None:
+                    self._on_change(found)
+                return True
+            return False
+        log.warning("proxy.refresh_failed", members=self.urls)
+        return False
+
+
+async def _member_client_urls(base: str) -> list[str]:
+    url = urlsplit(base)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port or 80)
+    try:
+        writer.write(
+            f"GET /v2/members HTTP/1.1\r\nHost: {url.netloc}\r\nConnection: close\r\n\r\n".encode()
+        )
+        await writer.drain()
+        raw = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise ValueError(f"{base}/v2/members: {head[:40]!r}")
+    members = json.loads(body)["members"]
+    return [u for m in members for u in m.get("clientURLs") or ()]
 
 
 class Proxy:
@@ -141,8 +203,13 @@ async def serve_proxy(
     proxy = Proxy(endpoints, log)
     server = HttpServer(proxy.handle, max_body=MAX_REQUEST_BYTES, log=log)
     await server.start(host, port)
+    refresher = None
+    if isinstance(endpoints, ProxyMembers):
+        refresher = asyncio.get_running_loop().create_task(endpoints.refresh_forever(log))
 
     async def close() -> None:
+        if refresher is not None:
+            refresher.cancel()
         for task in list(proxy._tasks):
             task.cancel()
         await server.close()

@@ -23,6 +23,7 @@ from actors.etcd.admin import AdminRoutes, MemberInfo, member_id
 from actors.etcd.http import ClientServer
 from actors.etcd.member import RAFT_ACTOR, ClientCall, EtcdMember, MemberSettings
 from actors.etcd.metrics import MemberMetrics
+from actors.etcd.proxy import ProxyMembers
 from emulator.discovery_registry import Bootstrap, BootstrapRole
 from emulator.nodectx import NodeContext
 
@@ -161,17 +162,22 @@ def start_etcd(
     members = member_infos(cfg, bootstrap)
     is_member = etcd2.is_member if bootstrap is None else bootstrap.role is BootstrapRole.MEMBER
     if not is_member:
-        urls = [m.client_urls[0] for m in members.values()]
+        urls = ProxyMembers(
+            [m.client_urls[0] for m in members.values()],
+            etcd2.proxy_refresh_interval / 1000.0,
+            lambda now: ctx.board.publish("proxy", {"members": now}),
+        )
         server = ClientServer(
             host=spec.address,
             port=spec.client_port,
             member=None,
             admin=None,
             log=ctx.actor_log("etcd-proxy"),
-            proxy_to=lambda: urls,
+            proxy_to=urls,
         )
         server.start_and_wait()
         ctx.board.publish("top", {"role": "proxy", "client_url": spec.client_url})
+        ctx.board.publish("proxy", {"members": urls()})
         return EtcdService(None, server)
     metrics = MemberMetrics()
     settings = MemberSettings(

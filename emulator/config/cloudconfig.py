@@ -72,7 +72,7 @@ _ETCD2_NOT_EMULATED = (
     "discovery-srv", "discovery-proxy", "enable-pprof", "force-new-cluster", "key-file",
     "log-package-levels", "max-snapshots", "max-wals", "peer-ca-file", "peer-cert-file",
     "peer-key-file", "peer-client-cert-auth", "peer-trusted-ca-file", "proxy-dial-timeout",
-    "proxy-failure-wait", "proxy-read-timeout", "proxy-refresh-interval", "proxy-write-timeout",
+    "proxy-failure-wait", "proxy-read-timeout", "proxy-write-timeout",
     "strict-reconfig-check", "trusted-ca-file", "wal-dir",
 )  # fmt: skip
 _FLEET_NOT_EMULATED = ("etcd-cafile", "etcd-certfile", "etcd-keyfile", "etcd-request-timeout")
@@ -250,6 +250,7 @@ class _Reading:
             "heartbeat-interval": millis, "election-timeout": millis,
             "snapshot-count": lambda n: ys.integer(n, minimum=1),
             "proxy": ys.enum_reader(ProxyMode), "data-dir": self.text,
+            "proxy-refresh-interval": millis,
         }, _ETCD2_NOT_EMULATED)  # fmt: skip
         opts = Etcd2Options(**sec.values)
         hb, el = opts.heartbeat_interval, opts.election_timeout

@@ -65,6 +65,7 @@ class Etcd2Options:
     election_timeout: int = 1000  # ms
     snapshot_count: int = 10000
     proxy: ProxyMode = ProxyMode.OFF
+    proxy_refresh_interval: int = 30000  # ms: how often a proxy re-reads the member list
     data_dir: str | None = None
 
     @property
