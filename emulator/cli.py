@@ -131,13 +131,13 @@ DELEGATED: tuple[tuple[str, str, str], ...] = (
         "emulator.etcdctl",
         "an etcdctl (v2) for the cluster: get, set, ls, watch, member ...",
     ),
+    ("locksmithctl", "emulator.locksmithctl", "the reboot lock: status, lock, unlock, set-max"),
 )
 
 
 def _delegate(module: str):
     def run(args: argparse.Namespace) -> int:
         return importlib.import_module(module).run(args)
-    ("locksmithctl", "emulator.locksmithctl", "the reboot lock: status, lock, unlock, set-max"),
 
     return run
 

@@ -1,0 +1,1 @@
+"""locksmith: reboot coordination for CoreOS updates (the semaphore in etcd, strategies, windows)."""
