@@ -74,10 +74,12 @@ class AdminRoutes:
         members: Mapping[str, MemberInfo],
         metrics: Any,
         nodes: Mapping[str, str] | None = None,  # peer URL -> node name, every node of the config
+        node: str | None = None,  # this member's node (its Raft id), when ``name`` differs
     ):
-        self.name = name
+        self.name = name  # the etcd member name (etcd2.name)
+        self.node = node or name
         self.token = token
-        self.members = dict(members)  # every node that may be a voter, by name
+        self.members = dict(members)  # every node that may be a voter, by node name (Raft id)
         self.metrics = metrics
         self.started = time.time()
         self.changes = MemberChanges(token=token, members=self.members, nodes=nodes or {})
@@ -134,8 +136,8 @@ class AdminRoutes:
     def _member_json(self, name: str) -> dict[str, Any]:
         info = self.members.get(name) or MemberInfo(name, (), ())
         return {
-            "id": member_id(name, self.token),
-            "name": name,
+            "id": member_id(info.name, self.token),
+            "name": info.name,
             "peerURLs": list(info.peer_urls),
             "clientURLs": list(info.client_urls),
         }
@@ -166,10 +168,10 @@ class AdminRoutes:
         view = await self._member_view()
         st = view["status"]
         state = _STATE[st.role]
-        leader_id = member_id(st.leader, self.token) if st.leader else ""
+        leader_id = self._member_id(st.leader) if st.leader else ""
         body = {
             "name": self.name,
-            "id": member_id(self.name, self.token),
+            "id": self._member_id(self.node),
             "state": state,
             "startTime": _rfc3339(view["started"]),
             "leaderInfo": {
@@ -189,11 +191,16 @@ class AdminRoutes:
             return _json(403, {"message": "not current leader"})
         measured = view["followers"]
         followers = {
-            member_id(name, self.token): measured.get(name) or FollowerLatency().to_json()
+            self._member_id(name): measured.get(name) or FollowerLatency().to_json()
             for name in st.progress
-            if name != self.name
+            if name != self.node
         }
-        return _json(200, {"leader": member_id(self.name, self.token), "followers": followers})
+        return _json(200, {"leader": self._member_id(self.node), "followers": followers})
+
+    def _member_id(self, node: str) -> str:
+        """The etcd member id of a node (Raft id): from its etcd member name and the token."""
+        info = self.members.get(node)
+        return member_id(info.name if info else node, self.token)
 
     async def stats_store(self, request: Request) -> v2api.Response:
         view = await self._member_view()
@@ -267,7 +274,7 @@ class MemberChanges:
         self.token = token
         self.members = members
         self.nodes = dict(nodes)
-        self._ids = {int(member_id(n, token), 16): n for n in members}
+        self._ids = {int(member_id(m.name, token), 16): n for n, m in members.items()}
 
     def _node_of(self, urls: tuple[str, ...]) -> str | v2api.Response:
         """The node whose peer URL(s) these are, or the 400 that explains why there is none."""
@@ -310,7 +317,7 @@ class MemberChanges:
         )
         if outcome.result is ConfChangeResult.APPLIED:
             new = {
-                "id": member_id(name, self.token),
+                "id": member_id(self.members[name].name, self.token),
                 "name": "",
                 "peerURLs": list(urls),
                 "clientURLs": [],

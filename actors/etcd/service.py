@@ -110,24 +110,30 @@ class MemberPort:
 
 
 def member_infos(cfg: Any, bootstrap: Bootstrap | None) -> dict[str, MemberInfo]:
-    """The nodes that run an etcd member, by name: the initial cluster, or discovery's pick."""
+    """The nodes that run an etcd member, by node name (their Raft id), each with its etcd
+    member name (``etcd2.name``, the node's name unless set): the initial cluster, or
+    discovery's pick."""
     if bootstrap is None:
         return {
-            n.name: MemberInfo(n.name, (n.peer_url,), (n.client_url,))
+            n.name: MemberInfo(_etcd_name(n), (n.peer_url,), (n.client_url,))
             for n in cfg.nodes
-            if n.name in cfg.initial_cluster
+            if _etcd_name(n) in cfg.initial_cluster
         }
-    by_url = {n.peer_url: n for n in cfg.nodes}
+    by_url = {u: n for n in cfg.nodes for u in _peer_urls(n)}
     out = {}
     for peer in bootstrap.members:
         node = next((by_url[u] for u in peer.peer_urls if u in by_url), None)
-        if node is None or node.name != peer.name:
+        if node is None or _etcd_name(node) != peer.name:
             raise RuntimeError(
                 f"discovery lists member {peer.name} at {', '.join(peer.peer_urls)}, which is no "
                 f"node of this cluster (nodes: {', '.join(n.name for n in cfg.nodes)})"
             )
-        out[peer.name] = MemberInfo(peer.name, peer.peer_urls, (node.client_url,))
+        out[node.name] = MemberInfo(peer.name, peer.peer_urls, (node.client_url,))
     return out
+
+
+def _etcd_name(node: Any) -> str:
+    return node.cloud_config.etcd2.name or node.name
 
 
 def _peer_urls(node: Any) -> tuple[str, ...]:
@@ -195,7 +201,12 @@ def start_etcd(
     transport.register(RAFT_ACTOR, member)
     nodes = {u: n.name for n in cfg.nodes for u in _peer_urls(n)}
     admin = AdminRoutes(
-        name=spec.name, token=settings.token, members=members, metrics=metrics, nodes=nodes
+        name=_etcd_name(spec),
+        node=spec.name,
+        token=settings.token,
+        members=members,
+        metrics=metrics,
+        nodes=nodes,
     )
     port = MemberPort(
         lambda: ClientServer(
