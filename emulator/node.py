@@ -84,6 +84,11 @@ class Node:
             ref = actor_cls.start(self.ctx)
             self.actors[actor_cls.actor_name] = ref
             self.transport.register(actor_cls.actor_name, ref)
+        from actors.update.boot import boot_node
+
+        if boot_node(self) is None:  # GRUB picked a broken /usr image: reboot, it falls back
+            self.request_stop(REBOOT_EXIT_CODE)
+            return
         from actors.etcd.service import start_etcd
         from emulator.discovery import resolve_bootstrap
 
@@ -138,7 +143,8 @@ class Node:
                 part.stop()
             except Exception as exc:  # one part failing to stop must not keep the others running
                 self.log.event("node", "part.stop_failed", level="error", error=str(exc))
-        self.ticker.stop()
+        if self.ticker.is_alive():  # not started when the boot failed
+            self.ticker.stop()
         if self.etcd is not None:
             self.etcd.stop()
         for ref in self.actors.values():
