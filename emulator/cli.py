@@ -126,6 +126,8 @@ def cmd_node(args: argparse.Namespace) -> int:
 # ``configure(parser)`` to add its arguments and ``run(args) -> exit code``.
 DELEGATED: tuple[tuple[str, str, str], ...] = (
     ("logs", "emulator.logview", "all nodes' logs merged in time order, with filters"),
+    ("run", "emulator.scenario.cli", "run a scenario: load, faults, checks, report (exit 0/1/2)"),
+    ("check", "emulator.checkers.cli", "re-check a stored scenario run: results.json, report"),
     (
         "etcdctl",
         "emulator.etcdctl",

@@ -412,6 +412,10 @@ class EtcdMember(NodeActor):
     def _apply(self, entry: Any) -> None:
         self.counters.applied += 1
         if entry.index % APPLIED_MARK_EVERY == 0:
+            self.log(
+                "raft.applied_mark", index=entry.index, term=entry.term, crc=zlib.crc32(entry.data)
+            )
+        if entry.index % APPLIED_MARK_EVERY == 0:
             self.log("raft.applied_mark", index=entry.index, term=entry.term, crc=zlib.crc32(entry.data))
         if entry.kind == EntryKind.CONF_CHANGE:
             self._conf_applied(entry)
