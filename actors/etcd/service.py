@@ -28,6 +28,7 @@ from emulator.discovery_registry import Bootstrap, BootstrapRole
 from emulator.nodectx import NodeContext
 
 UNSAFE_READS_ENV = "COREEMU_UNSAFE_READS"  # see MemberSettings.unsafe_reads
+QUORUM_READS_ENV = "COREEMU_QUORUM_READS"  # "log": MemberSettings.quorum_reads_via_log
 PORT_RETRIES = 10  # reopening a client port: attempts, 0.2 s apart
 
 
@@ -193,6 +194,7 @@ def start_etcd(
         snapshot_count=etcd2.snapshot_count,
         token=etcd2.initial_cluster_token or cfg.token,
         unsafe_reads=os.environ.get(UNSAFE_READS_ENV) == "1",
+        quorum_reads_via_log=os.environ.get(QUORUM_READS_ENV) == "log",
     )
     if settings.unsafe_reads:
         ctx.actor_log("raft")("member.unsafe_reads", level="warning",
