@@ -64,6 +64,9 @@ class MemberSettings:
     # (stale reads from a deposed leader or a lagging follower) for checking the checkers.
     # On when the node's environment has COREEMU_UNSAFE_READS=1.
     unsafe_reads: bool = False
+    # Quorum reads through the Raft log (etcd's v2 QGET) instead of ReadIndex: slower, for
+    # comparing like with like against etcd (COREEMU_QUORUM_READS=log).
+    quorum_reads_via_log: bool = False
 
 
 # --- requests from the HTTP thread (local messages, never on the wire) --------------------------
@@ -301,6 +304,10 @@ class EtcdMember(NodeActor):
             msg.reply(
                 self._render(self.store.get(read.path, read.recursive, read.sorted, time.time_ns()))
             )
+            return
+        if self.settings.quorum_reads_via_log:  # etcd 3.4's v2 QGET: a GET through the log
+            stamped = read.stamped(new_request_id(), time.time_ns())
+            self._propose(ClientWrite(stamped, False, msg.reply))
             return
         ctx = new_request_id().encode()
         if not self.core.read_index(ctx):
