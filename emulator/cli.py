@@ -29,7 +29,13 @@ def _resolve(arg: str | None) -> Path:
 def cmd_up(args: argparse.Namespace) -> int:
     from emulator import launcher
 
-    return launcher.up(args.config, detach=args.detach, seed=args.seed, timeout=args.timeout)
+    return launcher.up(
+        args.config,
+        detach=args.detach,
+        seed=args.seed,
+        timeout=args.timeout,
+        dashboard_port=None if args.no_dashboard else args.dashboard_port,
+    )
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -168,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for every node to be up"
     )
+    p.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="serve the live dashboard on 127.0.0.1:PORT (default: a free port)",
+    )
+    p.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", help="stop a run's nodes and supervisor; leaves no process behind")

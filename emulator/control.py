@@ -57,6 +57,7 @@ class ClusterStatus:
 class FaultCommand:
     fault: dict[str, Any]  # the fault mapping, as in a config's faults: entry (no `at`)
     duration_s: float | None
+    origin: str = "run.py fault"  # who asked, as history.jsonl records it ("dashboard" ...)
 
 
 @message("ctl.FaultStarted")

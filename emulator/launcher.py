@@ -78,7 +78,15 @@ def _all_reachable(report: dict[str, Any]) -> bool:
     ) and all(len(n.get("peers", {})) == len(report["nodes"]) - 1 for n in report["nodes"])
 
 
-def up(config: str, *, detach: bool, seed: int | None, timeout: float) -> int:
+def up(
+    config: str,
+    *,
+    detach: bool,
+    seed: int | None,
+    timeout: float,
+    dashboard_port: int | None = 0,
+) -> int:
+    """Start a run; ``dashboard_port`` None: no dashboard, 0: on any free port."""
     cfg = check_config(config, seed)
     if cfg is None:
         return 2
@@ -95,6 +103,9 @@ def up(config: str, *, detach: bool, seed: int | None, timeout: float) -> int:
         "--seed",
         str(cfg.seed),
     ]
+    cmd += (
+        ["--no-dashboard"] if dashboard_port is None else ["--dashboard-port", str(dashboard_port)]
+    )
     proc = subprocess.Popen(
         cmd,
         stdin=subprocess.DEVNULL,
@@ -139,6 +150,10 @@ def up(config: str, *, detach: bool, seed: int | None, timeout: float) -> int:
         time.sleep(0.25)
         report = cluster_status(run)
     _print(report)
+    if report.get("dashboard"):
+        print(f"dashboard: {report['dashboard']}")
+    elif dashboard_port is not None:
+        _err(f"the dashboard did not start; see {run / 'supervisor.log'}")
     if detach:
         print(f"supervisor pid {proc.pid}; stop with: python run.py down")
         return 0

@@ -10,6 +10,7 @@ It is single-threaded: one ZeroMQ poll loop with timers.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
@@ -56,8 +57,10 @@ INFO_NAME = "supervisor.json"
 
 
 class Supervisor:
-    def __init__(self, run_dir: Path, seed: int | None = None):
+    def __init__(self, run_dir: Path, seed: int | None = None, dashboard_port: int | None = 0):
         self.run_dir = run_dir
+        self.dashboard_port = dashboard_port  # None: no dashboard; 0: any free port
+        self.dashboard: Any = None
         self.cfg = load_cluster_config(run_dir / CONFIG_NAME, seed=seed)
         self.log = NodeLog("launcher", run_dir / "supervisor.log").for_actor("supervisor")
         self.history = History(run_dir / "history.jsonl")
@@ -128,6 +131,7 @@ class Supervisor:
         tmp.write_text(json.dumps(info))
         os.replace(tmp, self.run_dir / INFO_NAME)
         self._write_cluster_json()
+        self._start_dashboard()
         self.history.record("run", event="start", seed=self.cfg.seed, cluster=self.cfg.name)
         self.log("supervisor.start", run_dir=str(self.run_dir), seed=self.cfg.seed)
         from emulator.discovery import DiscoveryService
@@ -168,6 +172,19 @@ class Supervisor:
                     self._handle_node_reply(sock)
         self._shutdown()
         return 0
+
+    def _start_dashboard(self) -> None:
+        """A web page for the run, in threads of its own that talk to us over the control socket."""
+        if self.dashboard_port is None:
+            return
+        from emulator.dashboard import start_dashboard
+
+        try:
+            self.dashboard = start_dashboard(self.run_dir, self.dashboard_port, self.log)
+        except OSError as exc:
+            self.log("dashboard.failed", level="error", port=self.dashboard_port, error=str(exc))
+            return
+        self.log("dashboard.start", port=self.dashboard.port)
 
     def _write_cluster_json(self) -> None:
         nodes = [
@@ -211,6 +228,8 @@ class Supervisor:
 
     def _shutdown(self) -> None:
         self.log("supervisor.stopping")
+        if self.dashboard is not None:
+            self.dashboard.stop()  # open pages show that the run stopped
         if self.discovery is not None:
             self.discovery.stop()  # releases nodes still waiting for discovery
         for proc in self.procs.values():
@@ -325,9 +344,16 @@ class Supervisor:
             "seed": self.cfg.seed,
             "supervisor_pid": os.getpid(),
             "active_faults": [
-                {"id": f.id, "fault": f.spec.describe(), "nodes": list(f.nodes)}
+                {
+                    "id": f.id,
+                    "fault": f.spec.describe(),
+                    "nodes": list(f.nodes),
+                    "ends_in_s": round(f.end_mono - now, 1) if f.end_mono else None,
+                }
                 for f in self.nemesis.active.values()
             ],
+            "link_rules": [dataclasses.asdict(r) for r in self.nemesis.rules],
+            "dashboard": self.dashboard.url if self.dashboard is not None else None,
             "nodes": nodes,
         }
 
@@ -368,9 +394,7 @@ class Supervisor:
     def _fault_command(self, cmd: FaultCommand) -> Any:
         try:
             spec = parse_fault(cmd.fault, self.names)
-            fault = self._start_fault(
-                spec, cmd.duration_s, origin="run.py fault", raise_errors=True
-            )
+            fault = self._start_fault(spec, cmd.duration_s, origin=cmd.origin, raise_errors=True)
         except FaultError as exc:
             return Failure(str(exc))
         return FaultStarted(fault.id, spec.describe(), fault.nodes)
@@ -397,9 +421,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emulator.supervisor")
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--dashboard-port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--no-dashboard", action="store_true")
     args = parser.parse_args(argv)
     try:
-        sup = Supervisor(Path(args.run_dir).resolve(), seed=args.seed)
+        sup = Supervisor(
+            Path(args.run_dir).resolve(),
+            seed=args.seed,
+            dashboard_port=None if args.no_dashboard else args.dashboard_port,
+        )
     except ConfigErrors as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -1,0 +1,197 @@
+"""The dashboard's view of the run, refreshed by one thread and handed to every open page.
+
+The feed thread is a *client* of the supervisor, exactly like ``run.py status``: it sends a
+``ClusterStatusQuery`` on the control socket, so the supervisor's loop stays single-threaded and
+never waits on the dashboard. Node logs come from the run's files through ``emulator.logview``
+(the same reader as ``run.py logs``), and etcd's read/write counters from each member's own
+``/v2/stats/store`` — the API a user would ask.
+
+Pages wait on a condition variable for the next version of the view and for log records past the
+sequence number they have; nothing is pushed to a page that is not listening.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from emulator.control import ClusterStatus, ClusterStatusQuery
+from emulator.dashboard import shape
+from emulator.logview import LogRecord, LogTail, format_value
+from emulator.supervisor_client import SupervisorUnavailable, request
+
+WATCHED_INTERVAL_S = 0.5  # a page is open: changes show within a second
+IDLE_INTERVAL_S = 2.0  # nobody looking: keep the rate history, cost little
+RATE_SPAN_S = 2.0  # rates are taken over at least this long, so one slow poll is no spike
+HISTORY_S = 300.0  # the rate plot's width: the last five minutes
+LOG_KEEP = 400  # records a newly opened page gets, and the most one batch sends
+
+# No proxy for the nodes' loopback addresses, whatever the environment says.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def fetch_store_stats(client_url: str, timeout: float = 0.5) -> dict[str, Any] | None:
+    try:
+        with _opener.open(f"{client_url}/v2/stats/store", timeout=timeout) as resp:
+            data = json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def log_entry(seq: int, record: LogRecord) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "ts": record.ts,
+        "node": record.node,
+        "actor": record.actor,
+        "level": record.level,
+        "event": record.event,
+        "text": " ".join(f"{k}={format_value(v)}" for k, v in record.fields.items()),
+    }
+
+
+class Feed:
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        ask: Callable[[Any], Any] | None = None,
+        store_stats: Callable[[str], dict[str, Any] | None] = fetch_store_stats,
+    ):
+        self.run_dir = run_dir
+        self._ask = ask or (lambda msg: request(run_dir, msg, timeout=2.0))
+        self._store_stats = store_stats
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self.version = 0
+        self.view: dict[str, Any] = {"alive": False, "report": None}
+        self.ended: str | None = None  # why the feed ended (the run stopped)
+        self.viewers = 0
+        self._logs: deque[dict[str, Any]] = deque(maxlen=LOG_KEEP)
+        self._log_seq = 0
+        self._tail = LogTail(run_dir)
+        self._counters: deque[tuple[float, dict[str, int], dict[str, int]]] = deque(maxlen=64)
+        self._rates: deque[tuple[float, float | None, float | None]] = deque()
+        self._thread = threading.Thread(target=self._run, name="dashboard-feed", daemon=True)
+
+    # --- the thread ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._add_logs(self._tail.initial())
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sample()
+            except Exception as exc:  # the view says what broke; the feed keeps going
+                self._publish({"alive": False, "report": None, "error": f"dashboard: {exc!r}"})
+            self._stop.wait(WATCHED_INTERVAL_S if self.viewers else IDLE_INTERVAL_S)
+        self._tail.close()
+
+    def sample(self) -> None:
+        self._add_logs(self._tail.poll())
+        try:
+            reply = self._ask(ClusterStatusQuery())
+        except SupervisorUnavailable as exc:
+            self._publish({"alive": False, "report": None, "error": str(exc)})
+            return
+        if not isinstance(reply, ClusterStatus):
+            self._publish({"alive": False, "report": None, "error": f"unexpected {reply!r}"})
+            return
+        self._publish(self._shape(reply.report, time.monotonic(), time.time()))
+
+    def _shape(self, report: dict[str, Any], mono: float, wall: float) -> dict[str, Any]:
+        nodes = report.get("nodes", [])
+        etcd = shape.etcd_panel(nodes)
+        if etcd is not None:
+            etcd["rates"] = self._sample_rates(nodes, mono, wall)
+        return {
+            "alive": True,
+            "ts": wall,
+            "report": report,
+            "links": shape.links(nodes, report.get("link_rules") or ()),
+            "faults": shape.ends_in(report.get("active_faults") or ()),
+            "etcd": etcd,
+        }
+
+    def _sample_rates(
+        self, nodes: list[dict[str, Any]], mono: float, wall: float
+    ) -> list[list[float | None]]:
+        reads: dict[str, int] = {}
+        writes: dict[str, int] = {}
+        for node in nodes:
+            url = node.get("client_url")
+            if node.get("state") != "up" or node.get("role") in (None, "proxy") or not url:
+                continue
+            stats = self._store_stats(url)
+            if stats is not None:
+                reads[node["name"]] = shape.counter_total(stats, shape.READ_COUNTERS)
+                writes[node["name"]] = shape.counter_total(stats, shape.WRITE_COUNTERS)
+        base = next((c for c in reversed(self._counters) if mono - c[0] >= RATE_SPAN_S), None)
+        self._counters.append((mono, reads, writes))
+        if base is not None:
+            dt = mono - base[0]
+            self._rates.append(
+                (
+                    round(wall, 3),
+                    shape.counter_rate(base[1], reads, dt, "sum"),
+                    shape.counter_rate(base[2], writes, dt, "max"),
+                )
+            )
+        while self._rates and wall - self._rates[0][0] > HISTORY_S:
+            self._rates.popleft()
+        return [list(r) for r in self._rates]
+
+    def _add_logs(self, records: Any) -> None:
+        batch = [log_entry(0, r) for r in records]
+        if not batch:
+            return
+        with self._cond:
+            for entry in batch[-LOG_KEEP:]:
+                self._log_seq += 1
+                entry["seq"] = self._log_seq
+                self._logs.append(entry)
+            self._cond.notify_all()
+
+    def _publish(self, view: dict[str, Any]) -> None:
+        with self._cond:
+            self.view = view
+            self.version += 1
+            self._cond.notify_all()
+
+    # --- for the pages -------------------------------------------------------------------------
+    def wait(
+        self, version: int, log_seq: int, timeout: float
+    ) -> tuple[int, dict[str, Any] | None, list[dict[str, Any]], int]:
+        """Block until the view is newer than ``version`` or logs past ``log_seq`` exist.
+
+        Returns (version, view or None if unchanged, new log entries, last log seq).
+        """
+        with self._cond:
+            self._cond.wait_for(
+                lambda: (
+                    self.version != version or self._log_seq > log_seq or self.ended is not None
+                ),
+                timeout,
+            )
+            view = self.view if self.version != version else None
+            logs = [e for e in self._logs if e["seq"] > log_seq]
+            return self.version, view, logs, self._log_seq
+
+    def watching(self, delta: int) -> None:
+        with self._cond:
+            self.viewers += delta
+
+    def stop(self, reason: str = "the run stopped") -> None:
+        """Tell every page the run is over, and end the thread."""
+        self._stop.set()
+        with self._cond:
+            self.ended = reason
+            self._cond.notify_all()

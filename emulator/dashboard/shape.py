@@ -1,0 +1,179 @@
+"""Shaping the supervisor's report into what the page draws: links, rates, panels.
+
+Pure functions over plain values (no clocks, sockets or threads), so each rule has a plain test.
+
+Links combine two sources. The nodes' ``peers`` say what is *measured*: a peer is reachable when
+it answered a ping lately (a round trip, so a one-way cut silences both directions). The
+report's ``link_rules`` say what is *configured*: which directed links a fault blocks or shapes.
+Only the rules can tell a one-way cut from a full one, and only the measurements show what the
+cluster actually sees (a dead node, a paused one, loss so high nothing gets through).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import combinations
+from typing import Any
+
+# Link statuses, as the page's CSS classes know them.
+OK, CUT, ONE_WAY, DOWN, DEGRADED, UNREACHABLE = (
+    "ok",
+    "cut",
+    "one-way",
+    "down",
+    "degraded",
+    "unreachable",
+)
+
+# etcd's /v2/stats/store counters: reads are gets; writes are everything that went through Raft.
+READ_COUNTERS = ("getsSuccess", "getsFail")
+WRITE_COUNTERS = (
+    "setsSuccess",
+    "setsFail",
+    "deleteSuccess",
+    "deleteFail",
+    "updateSuccess",
+    "updateFail",
+    "createSuccess",
+    "createFail",
+    "compareAndSwapSuccess",
+    "compareAndSwapFail",
+    "compareAndDeleteSuccess",
+    "compareAndDeleteFail",
+)
+
+
+def _reach(node: Mapping[str, Any], peer: str) -> tuple[bool | None, float | None]:
+    """What ``node`` measured of ``peer``: (reachable, rtt) or (None, None) when it has no say."""
+    if node.get("state") != "up":
+        return None, None
+    info = (node.get("peers") or {}).get(peer)
+    if not isinstance(info, Mapping):
+        return None, None
+    return bool(info.get("reachable")), info.get("rtt_ms")
+
+
+def links(
+    nodes: Sequence[Mapping[str, Any]], rules: Iterable[Mapping[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """One entry per pair of nodes: ``{a, b, status, rtt_ms, blocked: [[src, dst]...], note}``."""
+    by_link: dict[tuple[str, str], Mapping[str, Any]] = {
+        (r["src"], r["dst"]): r for r in rules if "src" in r and "dst" in r
+    }
+    out = []
+    for na, nb in combinations(nodes, 2):
+        a, b = na["name"], nb["name"]
+        ab, ba = by_link.get((a, b), {}), by_link.get((b, a), {})
+        blocked = [[s, d] for (s, d), r in (((a, b), ab), ((b, a), ba)) if r.get("blocked")]
+        (reach_ab, rtt_ab), (reach_ba, rtt_ba) = _reach(na, b), _reach(nb, a)
+        rtts = [r for r in (rtt_ab, rtt_ba) if isinstance(r, (int, float))]
+        note = _shaping_note(ab, ba)
+        if len(blocked) == 2:
+            status = CUT
+        elif len(blocked) == 1:
+            status = ONE_WAY
+            note = f"{blocked[0][0]} ↛ {blocked[0][1]}"
+        elif na.get("state") != "up" or nb.get("state") != "up":
+            status = DOWN
+        elif reach_ab is False or reach_ba is False:
+            status = UNREACHABLE
+        elif note:
+            status = DEGRADED
+        else:
+            status = OK
+        out.append(
+            {
+                "a": a,
+                "b": b,
+                "status": status,
+                "rtt_ms": round(max(rtts), 2) if rtts and status in (OK, DEGRADED) else None,
+                "blocked": blocked,
+                "note": note,
+            }
+        )
+    return out
+
+
+def _shaping_note(*rules: Mapping[str, Any]) -> str:
+    """``30% loss, +200ms`` for a link some fault shapes (worst of both directions)."""
+    drop = max((r.get("drop") or 0.0) for r in rules)
+    delay = max((r.get("delay_ms") or 0.0) for r in rules)
+    dup = max((r.get("duplicate") or 0.0) for r in rules)
+    reorder = max((r.get("reorder") or 0.0) for r in rules)
+    parts = []
+    if drop:
+        parts.append(f"{drop * 100:g}% loss")
+    if delay:
+        parts.append(f"+{delay:g}ms")
+    if dup:
+        parts.append(f"{dup * 100:g}% dup")
+    if reorder:
+        parts.append(f"{reorder * 100:g}% reorder")
+    return ", ".join(parts)
+
+
+def counter_total(stats: Mapping[str, Any], names: Iterable[str]) -> int:
+    return sum(int(stats.get(n) or 0) for n in names)
+
+
+def counter_rate(
+    prev: Mapping[str, int], cur: Mapping[str, int], dt: float, combine: str = "sum"
+) -> float | None:
+    """Per-second rate of per-node counters between two samples.
+
+    A node that restarted (counter went down) or is new contributes nothing rather than a
+    negative or a whole-lifetime jump. ``combine``: ``sum`` (reads, served by whoever is asked)
+    or ``max`` (writes, applied by every member, so each member's count is the cluster's).
+    """
+    if dt <= 0:
+        return None
+    deltas = [cur[n] - prev[n] for n in cur if n in prev and cur[n] >= prev[n]]
+    if not deltas:
+        return None
+    total = sum(deltas) if combine == "sum" else max(deltas)
+    return round(total / dt, 2)
+
+
+def leader_of(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The up node that says it leads, in the highest term (a stale leader may linger)."""
+    leaders = [n for n in nodes if n.get("role") == "leader" and n.get("state") == "up"]
+    return max(leaders, key=lambda n: n.get("term") or 0) if leaders else None
+
+
+def etcd_panel(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Leader, term and members; None when no node runs etcd."""
+    if not any("role" in n for n in nodes):
+        return None
+    leader = leader_of(nodes)
+    members = [
+        {
+            "name": n["name"],
+            "role": n.get("role") if n.get("state") == "up" else n.get("state"),
+            "voter": (n.get("membership") or {}).get("voter"),
+            "client_url": n.get("client_url"),
+            "applied_index": n.get("applied_index"),
+        }
+        for n in nodes
+        if n.get("role") != "proxy"
+    ]
+    terms = [n.get("term") for n in nodes if isinstance(n.get("term"), int)]
+    # "keys" appears when etcd publishes it; the leader's count is the committed one
+    keys = [n.get("keys") for n in ([leader] if leader else []) + list(nodes)]
+    keys = [k for k in keys if isinstance(k, int)]
+    return {
+        "leader": leader["name"] if leader else None,
+        "term": max(terms) if terms else None,
+        "keys": keys[0] if keys else None,
+        "members": members,
+    }
+
+
+def ends_in(faults: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Active faults with ``ends_in_s`` never negative (the supervisor ends them a tick later)."""
+    out = []
+    for f in faults:
+        f = dict(f)
+        if isinstance(f.get("ends_in_s"), (int, float)):
+            f["ends_in_s"] = max(0.0, f["ends_in_s"])
+        out.append(f)
+    return out

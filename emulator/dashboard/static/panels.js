@@ -1,0 +1,200 @@
+// Panels beside the cluster map: etcd, fleet, updates, anything else the report grows, and the
+// event stream. Each panel shows itself when its data is in the report and hides otherwise, so a
+// new part of the emulator appears here without a change to the dashboard's core.
+"use strict";
+
+const Dash = (window.Dash = {});
+
+// el("div", {class: "x", "data-node": "core-01"}, "text", child, ...) — text is never parsed as HTML
+Dash.el = function (tag, attrs, ...children) {
+  const svg = ["svg", "line", "polyline", "text", "g", "path", "marker", "defs", "title"].includes(tag);
+  const node = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+};
+const el = Dash.el;
+
+Dash.show = function (value) {
+  if (value === null || value === undefined || value === "") return "–";
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+};
+
+function kvTable(rows) {
+  return el("table", { class: "kv" }, rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, Dash.show(v)))));
+}
+
+function table(head, rows) {
+  return el("table", { class: "kv" },
+    el("tr", {}, head.map((h) => el("th", {}, h))),
+    rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c instanceof Node ? c : Dash.show(c))))));
+}
+
+function setPanel(id, title, body) {
+  const panel = document.getElementById(id);
+  if (!body) { panel.hidden = true; return; }
+  panel.hidden = false;
+  panel.replaceChildren(el("h2", {}, title), body);
+}
+
+// --- etcd ----------------------------------------------------------------------------------------
+function sparkline(points) {
+  const w = 360, h = 70, pad = 14;
+  const svg = el("svg", { class: "spark", viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: "none" });
+  const usable = points.filter((p) => p[1] !== null || p[2] !== null);
+  if (usable.length < 2) {
+    svg.append(el("text", { x: 8, y: h / 2 }, "collecting samples…"));
+    return svg;
+  }
+  const t0 = usable[0][0], t1 = usable[usable.length - 1][0];
+  const top = Math.max(1, ...usable.map((p) => Math.max(p[1] || 0, p[2] || 0)));
+  const x = (t) => ((t - t0) / Math.max(1, t1 - t0)) * (w - 4) + 2;
+  const y = (v) => h - pad - ((v || 0) / top) * (h - pad - 4);
+  for (const [i, cls] of [[1, "reads"], [2, "writes"]]) {
+    const pts = usable.filter((p) => p[i] !== null).map((p) => `${x(p[0]).toFixed(1)},${y(p[i]).toFixed(1)}`);
+    svg.append(el("polyline", { class: cls, points: pts.join(" ") }));
+  }
+  const span = Math.round(t1 - t0);
+  svg.append(el("text", { x: 4, y: h - 3 }, `last ${span >= 60 ? Math.round(span / 60) + " min" : span + " s"} · peak ${top.toFixed(1)}/s`));
+  return svg;
+}
+
+function etcdPanel(etcd) {
+  if (!etcd) return null;
+  const rates = etcd.rates || [];
+  const last = rates.length ? rates[rates.length - 1] : [0, null, null];
+  const num = (v) => (v === null || v === undefined ? "–" : v.toFixed(1));
+  return el("div", {},
+    el("div", { class: "stats" },
+      el("div", {}, el("span", {}, "leader"), el("b", { class: "big", id: "etcd-leader" }, etcd.leader || "none")),
+      el("div", {}, el("span", {}, "term"), el("b", { class: "big" }, Dash.show(etcd.term))),
+      el("div", {}, el("span", { class: "key-reads" }, "reads/s"), el("b", { class: "big" }, num(last[1]))),
+      el("div", {}, el("span", { class: "key-writes" }, "writes/s"), el("b", { class: "big" }, num(last[2]))),
+      etcd.keys !== null && etcd.keys !== undefined ? el("div", {}, el("span", {}, "keys"), el("b", { class: "big" }, etcd.keys)) : null),
+    sparkline(rates),
+    table(["member", "role", "voter", "applied"],
+      etcd.members.map((m) => [m.name, m.role, m.voter === undefined ? "–" : (m.voter ? "yes" : "no"), m.applied_index])));
+}
+
+// --- fleet (when nodes report machine metadata and units) ----------------------------------------
+function unitsOf(node) {
+  const units = node.units;
+  if (Array.isArray(units)) return units;
+  if (units && typeof units === "object") return Object.entries(units).map(([name, u]) => ({ name, ...(typeof u === "object" ? u : { state: u }) }));
+  return [];
+}
+
+function fleetPanel(nodes) {
+  if (!nodes.some((n) => "units" in n || "fleet" in n)) return null;
+  const rows = [];
+  for (const n of nodes) {
+    const meta = n.metadata || (n.fleet && n.fleet.metadata);
+    const units = unitsOf(n);
+    const unitText = units.length
+      ? units.map((u) => `${u.name} ${u.active_state || u.active || u.state || ""}/${u.sub_state || u.sub || ""}`).join("\n")
+      : "no units";
+    rows.push([n.name, (n.machine_id || "").slice(0, 8), Dash.show(meta), el("span", { class: "units" }, unitText)]);
+  }
+  return el("div", {}, table(["machine", "id", "metadata", "units (active/sub)"], rows));
+}
+
+// --- updates (when nodes report OS version, update status or the reboot lock) --------------------
+const UPDATE_FIELDS = ["version", "partition", "update_status", "lock_holder"];
+
+function updatesPanel(report) {
+  const nodes = report.nodes;
+  const topKeys = ["releases", "rollout", "semaphore", "update_service"].filter((k) => k in report);
+  if (!nodes.some((n) => UPDATE_FIELDS.some((f) => f in n)) && !topKeys.length) return null;
+  const parts = [table(["node", ...UPDATE_FIELDS.map((f) => f.replace("_", " "))], nodes.map((n) => [n.name, ...UPDATE_FIELDS.map((f) => n[f])]))];
+  const holders = [...new Set(nodes.map((n) => n.lock_holder).filter(Boolean))];
+  if (holders.length) parts.push(el("div", {}, el("b", {}, "reboot semaphore held by: "), holders.join(", ")));
+  for (const k of topKeys) parts.push(el("h3", {}, k), el("pre", { class: "json" }, JSON.stringify(report[k], null, 1)));
+  return el("div", {}, parts);
+}
+
+// --- anything else at the report's top level gets a panel of its own -----------------------------
+const KNOWN_TOP = new Set(["cluster", "run_dir", "seed", "supervisor_pid", "active_faults", "nodes", "link_rules",
+  "dashboard", "releases", "rollout", "semaphore", "update_service"]);
+
+function extraPanels(report) {
+  const box = document.getElementById("extra-panels");
+  const panels = Object.keys(report).filter((k) => !KNOWN_TOP.has(k) && report[k] !== null).sort().map((k) =>
+    el("section", { class: "panel", "data-panel": k }, el("h2", {}, k),
+      typeof report[k] === "object" ? el("pre", { class: "json" }, JSON.stringify(report[k], null, 1)) : el("div", {}, Dash.show(report[k]))));
+  box.replaceChildren(...panels);
+}
+
+Dash.renderPanels = function (view) {
+  const report = view.report;
+  setPanel("etcd-panel", "etcd", etcdPanel(view.etcd));
+  setPanel("fleet-panel", "fleet", fleetPanel(report.nodes));
+  setPanel("updates-panel", "updates", updatesPanel(report));
+  extraPanels(report);
+};
+
+// --- the event stream ----------------------------------------------------------------------------
+const LEVELS = ["debug", "info", "warning", "error"];
+const MAX_EVENTS = 1500;
+const events = [];
+let lastSeq = 0;
+
+function clock(ts) {
+  const d = new Date(ts * 1000);
+  return d.toTimeString().slice(0, 8) + "." + String(d.getMilliseconds()).padStart(3, "0");
+}
+
+function addOption(select, value) {
+  if ([...select.options].some((o) => o.value === value)) return;
+  select.append(el("option", { value }, value));
+}
+
+function passes(e) {
+  const node = document.getElementById("filter-node").value;
+  const actor = document.getElementById("filter-actor").value;
+  const level = document.getElementById("filter-level").value;
+  const text = document.getElementById("filter-text").value.toLowerCase();
+  if (node && e.node !== node) return false;
+  if (actor && e.actor !== actor) return false;
+  if (LEVELS.indexOf(e.level) < LEVELS.indexOf(level)) return false;
+  return !text || `${e.node} ${e.actor} ${e.event} ${e.text}`.toLowerCase().includes(text);
+}
+
+function row(e) {
+  return el("div", { class: e.level, "data-seq": e.seq },
+    el("span", { class: "t" }, clock(e.ts)), " ", el("span", { class: "n" }, e.node.padEnd(8)), " ",
+    e.actor.padEnd(10), " ", e.level.padEnd(7), " ", el("span", { class: "e" }, e.event), " ", el("span", { class: "f" }, e.text));
+}
+
+function redrawEvents() {
+  const box = document.getElementById("events");
+  box.replaceChildren(...events.filter(passes).slice(-500).map(row));
+  if (document.getElementById("follow").checked) box.scrollTop = box.scrollHeight;
+}
+
+Dash.addEvents = function (batch) {
+  const box = document.getElementById("events");
+  const fresh = batch.filter((e) => e.seq > lastSeq); // a reconnect resends what we have
+  if (!fresh.length) return;
+  lastSeq = fresh[fresh.length - 1].seq;
+  events.push(...fresh);
+  if (events.length > MAX_EVENTS) events.splice(0, events.length - MAX_EVENTS);
+  for (const e of fresh) {
+    addOption(document.getElementById("filter-node"), e.node);
+    addOption(document.getElementById("filter-actor"), e.actor);
+  }
+  box.append(...fresh.filter(passes).map(row));
+  while (box.childElementCount > 500) box.firstElementChild.remove();
+  if (document.getElementById("follow").checked) box.scrollTop = box.scrollHeight;
+};
+
+for (const id of ["filter-node", "filter-actor", "filter-level", "filter-text"]) {
+  document.getElementById(id).addEventListener("input", redrawEvents);
+}
