@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from emulator import rundir
-from emulator.faults import PARTITION_MODES, FaultKind, parse_duration
+from emulator.faults import NODE_KINDS, PARTITION_MODES, FaultKind, parse_duration
+from emulator.nodefaults import node_fault_mapping, protect_negative_offsets
 
 DEFAULT_CONFIG = "configs/cluster.yaml"
 
@@ -64,6 +65,8 @@ def fault_mapping(words: list[str], args: argparse.Namespace) -> dict[str, Any]:
             fault["one-way"] = True
     elif kind in (FaultKind.CLEAR.value,):
         fault[kind] = True
+    elif kind in (k.value for k in NODE_KINDS):
+        fault = node_fault_mapping(kind, rest, args)
     elif kind in (k.value for k in FaultKind):
         if not rest:
             raise SystemExit(
@@ -77,6 +80,8 @@ def fault_mapping(words: list[str], args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, key)
         if value is not None:
             fault[key] = value
+    if args.lose_unsynced:
+        fault["lose-unsynced"] = True
     return fault
 
 
@@ -198,10 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "fault",
-        help="inject a fault now: partition, drop, delay, duplicate, reorder, kill, stop, pause, resume, restart, clear",
+        help="inject a fault now: partition, drop, delay, duplicate, reorder, kill, stop, pause, resume, restart, disk-slow, disk-full, disk-corrupt, clock-skew, clock-strobe, clock-rate, clear",
         description="Examples: fault partition core-01 core-02,core-03 | fault partition random-halves | "
         "fault drop 30%% --nodes core-01 | fault delay 200ms --jitter 50ms | fault kill core-02 | "
-        "fault pause random --for 10s | fault clear.  Targets: node names, all, random, leader, "
+        "fault pause random --for 10s | fault disk-slow leader 50ms | fault disk-full core-02 | "
+        "fault kill core-02 --lose-unsynced | fault disk-corrupt core-02 | "
+        "fault clock-skew leader +30s | fault clock-strobe core-01 --delta 200ms --period 10ms | "
+        "fault clock-rate core-03 3x | fault clear.  Targets: node names, all, random, leader, "
         "random-follower, minority, majority.",
     )
     p.add_argument("words", nargs="+", metavar="[RUN] KIND ARG", help="the fault and its arguments")
@@ -211,7 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--nodes", help="link faults: the sending nodes (default all)")
     p.add_argument("--to", help="link faults: the receiving nodes (default all)")
-    p.add_argument("--jitter", help="delay: ± this much (e.g. 20ms)")
+    p.add_argument("--jitter", help="delay: ± this much (e.g. 20ms); disk-slow: up to this more")
+    p.add_argument("--delta", help="clock-strobe: how far the clock jumps (e.g. 200ms)")
+    p.add_argument("--period", help="clock-strobe: how often it jumps (e.g. 10ms)")
+    p.add_argument(
+        "--lose-unsynced", action="store_true", help="kill: also drop what was not fsynced"
+    )
     p.set_defaults(func=cmd_fault)
 
     for name, module, help_text in DELEGATED:
@@ -232,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(protect_negative_offsets(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulator.disk import DiskFaults
 from emulator.netrules import LinkRule
+from emulator.nodeclock import ClockFaults
 from emulator.wire import message
 
 SUPERVISOR = "_supervisor"
@@ -40,6 +42,16 @@ class SetClock:
     """Clock faults: tick rate factor (1.0 normal, 2.0 a node whose clock runs fast)."""
 
     rate: float
+
+
+@message("ctl.SetNodeFaults")
+class SetNodeFaults:
+    """Disk and clock faults for one node, whole and versioned like the link rules (sent to the
+    node's ``faults`` actor, :class:`emulator.nodefaults.NodeFaultPort`)."""
+
+    version: int
+    disk: DiskFaults
+    clock: ClockFaults
 
 
 # --- run.py → supervisor ------------------------------------------------------------------------

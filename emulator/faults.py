@@ -8,6 +8,10 @@ A fault is a mapping with exactly one kind key and optional modifiers::
     delay: 200ms     jitter: 50ms
     duplicate: 10%   reorder: 20%
     kill | stop | pause | resume | restart: core-02      # or all, random, leader, ...
+    lose-unsynced: true                       # kill: also drop what the node had not fsynced
+    disk-slow: 50ms  jitter: 20ms  nodes: leader         # disk and clock faults: see
+    disk-full | disk-corrupt: core-02                    # emulator.nodefaults
+    clock-skew: +30s | clock-strobe: 200ms period: 10ms | clock-rate: 3x   nodes: core-01
     clear: true
 
 :func:`parse_fault` checks the shape and names and returns a :class:`FaultSpec`; nothing here
@@ -35,6 +39,12 @@ class FaultKind(str, Enum):
     PAUSE = "pause"
     RESUME = "resume"
     RESTART = "restart"
+    DISK_SLOW = "disk-slow"
+    DISK_FULL = "disk-full"
+    DISK_CORRUPT = "disk-corrupt"
+    CLOCK_SKEW = "clock-skew"
+    CLOCK_STROBE = "clock-strobe"
+    CLOCK_RATE = "clock-rate"
     CLEAR = "clear"
 
 
@@ -44,10 +54,21 @@ NETWORK_KINDS = frozenset(
 PROCESS_KINDS = frozenset(
     {FaultKind.KILL, FaultKind.STOP, FaultKind.PAUSE, FaultKind.RESUME, FaultKind.RESTART}
 )
+# Disk and clock faults act on one node's own disk layer and clocks (emulator.nodefaults).
+NODE_KINDS = frozenset(
+    {
+        FaultKind.DISK_SLOW,
+        FaultKind.DISK_FULL,
+        FaultKind.DISK_CORRUPT,
+        FaultKind.CLOCK_SKEW,
+        FaultKind.CLOCK_STROBE,
+        FaultKind.CLOCK_RATE,
+    }
+)
 PARTITION_MODES = ("groups", "random-halves", "bridge", "majorities-ring")
 # Selectors resolved when a fault starts; leader-based ones need etcd's view of the cluster.
 SELECTORS = ("all", "random", "leader", "random-follower", "minority", "majority")
-MODIFIERS = ("nodes", "to", "one-way", "jitter")
+MODIFIERS = ("nodes", "to", "one-way", "jitter", "period", "lose-unsynced")
 
 
 class FaultError(ValueError):
@@ -91,7 +112,12 @@ class FaultSpec:
             return f"delay {self.delay_ms:g}{jitter}ms{self._links()}"
         if self.kind is FaultKind.CLEAR:
             return "clear"
-        return f"{k} {','.join(self.targets)}"
+        if self.kind in NODE_KINDS:
+            from emulator.nodefaults import describe_node_fault
+
+            return describe_node_fault(self)
+        lose = " (losing unsynced writes)" if self.extra.get("lose_unsynced") else ""
+        return f"{k} {','.join(self.targets)}{lose}"
 
     def _links(self) -> str:
         src = ",".join(self.targets) or "all"
@@ -221,6 +247,17 @@ def parse_fault(data: Mapping[str, Any], node_names: Collection[str] | None = No
         if kind is FaultKind.CLEAR:
             check_modifiers(())
             return FaultSpec(kind)
+        if kind in NODE_KINDS:
+            from emulator.nodefaults import parse_node_fault
+
+            return parse_node_fault(kind, norm, node_names)
+        if kind is FaultKind.KILL and "lose-unsynced" in norm:
+            check_modifiers(("lose-unsynced",))
+            lose = norm["lose-unsynced"]
+            if not isinstance(lose, bool):
+                raise FaultError("lose-unsynced", f"expected true or false, got {lose!r}")
+            targets = _names(value, kind.value, node_names)
+            return FaultSpec(kind, targets=targets, extra={"lose_unsynced": lose})
         check_modifiers(())
         return FaultSpec(kind, targets=_names(value, kind.value, node_names))
     except ValueError as exc:

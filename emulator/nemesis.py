@@ -1,7 +1,8 @@
 """Starting and ending faults on a live cluster (the supervisor's side of the fault vocabulary).
 
 Network faults become link rules pushed to every node; process faults are real signals to node
-processes. Selectors (``random``, ``leader`` ...) are resolved when the fault starts, with the
+processes; disk and clock faults become one versioned state per node (:mod:`emulator.nodefaults`),
+except ``disk-corrupt`` and ``kill --lose-unsynced``, which act on the node's files here. Selectors (``random``, ``leader`` ...) are resolved when the fault starts, with the
 run's seeded RNG, so the same seed makes the same choices. Every start and end is written to the
 run's history and log.
 """
@@ -14,9 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.faults import FaultError, FaultKind, FaultSpec
+from emulator.disk import corrupt_synced, lose_unsynced
+from emulator.faults import NODE_KINDS, FaultError, FaultKind, FaultSpec
 from emulator.history import History
 from emulator.netrules import LinkRule, compile_fault, merge_rules
+from emulator.nodefaults import NodeFaultState, compile_node_faults
 from emulator.nodelog import ActorLog
 from emulator.procs import NodeProcess, NodeState
 
@@ -52,6 +55,8 @@ class Nemesis:
         self.active: dict[int, ActiveFault] = {}
         self.rules_version = 0
         self.rules: tuple[LinkRule, ...] = ()
+        self.node_faults: dict[str, NodeFaultState] = {}  # disk/clock state per affected node
+        self.node_faults_version = 0
         self._next_id = 1
 
     # --- selectors -------------------------------------------------------------------------
@@ -122,8 +127,15 @@ class Nemesis:
         if spec.is_network:
             self.active[fid] = fault
             self._rebuild_rules()
+        elif spec.kind is FaultKind.DISK_CORRUPT:
+            self._corrupt(nodes)
+            if duration:
+                self.active[fid] = fault
+        elif spec.kind in NODE_KINDS:
+            self.active[fid] = fault
+            self._rebuild_node_faults()
         elif spec.kind is not FaultKind.CLEAR:
-            self._process_fault(spec.kind, nodes)
+            self._process_fault(spec.kind, nodes, lose=bool(spec.extra.get("lose_unsynced")))
             if duration:
                 self.active[fid] = fault
         return fault
@@ -134,6 +146,8 @@ class Nemesis:
             return
         if fault.spec.is_network:
             self._rebuild_rules()
+        elif fault.spec.kind in NODE_KINDS:
+            self._rebuild_node_faults()
         else:
             undo = {
                 FaultKind.KILL: FaultKind.RESTART,
@@ -169,15 +183,44 @@ class Nemesis:
         self.rules = merge_rules(f.rules for f in self.active.values())
         self.rules_version += 1
 
+    def _rebuild_node_faults(self) -> None:
+        self.node_faults = compile_node_faults(
+            (f.spec, f.nodes) for f in self.active.values() if f.spec.kind in NODE_KINDS
+        )
+        self.node_faults_version += 1
+
+    # --- faults on a node's files ------------------------------------------------------------
+    def _corrupt(self, nodes: Sequence[str]) -> None:
+        for name in nodes:
+            hit = corrupt_synced(self.procs[name].data_dir, self.rng)
+            if hit is None:
+                self.log.warning("disk.corrupt_nothing", target=name, reason="no synced WAL yet")
+                continue
+            self.history.record(
+                "node", node=name, event="disk_corrupted", file=hit[0], offset=hit[1]
+            )
+            self.log("disk.corrupted", target=name, file=hit[0], offset=hit[1])
+
+    def _lose_unsynced(self, name: str) -> None:
+        cuts = lose_unsynced(self.procs[name].data_dir, self.rng)
+        lost = [
+            {"file": c.file, "synced": c.synced, "size": c.size_before, "cut_at": c.size_after}
+            for c in cuts
+        ]
+        self.history.record("node", node=name, event="lost_unsynced", files=lost)
+        self.log("node.lost_unsynced", target=name, files=lost)
+
     # --- process faults --------------------------------------------------------------------
     def _process_fault(
-        self, kind: FaultKind, nodes: Sequence[str], only_down: bool = False
+        self, kind: FaultKind, nodes: Sequence[str], only_down: bool = False, lose: bool = False
     ) -> None:
         for name in nodes:
             proc = self.procs[name]
             if kind is FaultKind.KILL:
-                proc.kill()
+                proc.kill()  # waits for the process to be gone: nothing writes behind the cut
                 self._node_event(name, "killed")
+                if lose:
+                    self._lose_unsynced(name)
             elif kind is FaultKind.STOP:
                 proc.terminate()
                 self._node_event(name, "stopped")

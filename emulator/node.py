@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import random
 import signal
 import sys
 import threading
@@ -20,8 +21,10 @@ from typing import Any
 
 from actors.heartbeat import Heartbeat
 from emulator.config import ClusterConfig, ConfigErrors, load_cluster_config
+from emulator.disk import RealDisk
 from emulator.machineid import machine_id, new_boot_id
 from emulator.nodectx import NodeContext
+from emulator.nodefaults import install_fault_port
 from emulator.nodelog import NodeLog
 from emulator.ticker import Ticker
 from emulator.transport import Transport
@@ -67,7 +70,10 @@ class Node:
             seed=cfg.seed,
             machine_id=machine_id(data_dir),
             boot_id=new_boot_id(),
+            clock=log.clock,  # one wall clock for the node's parts and its log (clock faults)
+            disk=RealDisk(data_dir, rng=random.Random(f"{cfg.seed}-{name}-disk")),
         )
+        install_fault_port(self.ctx, self.transport)  # disk and clock faults reach it here
         self.actors: dict[str, Any] = {}
         self.etcd: Any = None
         self.parts: list[Any] = []  # started PARTS, in start order
@@ -133,8 +139,13 @@ class Node:
         self._done.set()
 
     def wait(self) -> int:
-        while not self._done.wait(5.0):  # signal handlers set it; the timeout is a safety net
-            pass
+        while not self._done.wait(0.5):  # signal handlers set it; the timeout is a safety net
+            member = getattr(self.etcd, "member", None)
+            if member is not None and not member.is_alive():
+                # etcd exits when it cannot persist its log (a failed WAL write or fsync: its
+                # actor.crashed record says which); so does the node, and the supervisor shows it
+                self.log.event("node", "node.etcd_failed", level="error", exit_code=1)
+                self.request_stop(1)
         return self.exit_code
 
     def stop(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pykka
 
 from emulator.codec import Envelope
+from emulator.disk import Disk, RealDisk
 from emulator.nodeclock import NodeClock
 from emulator.nodelog import ActorLog, NodeLog
 from emulator.ticker import Tick
@@ -49,6 +50,7 @@ class NodeContext:
     machine_id: str = ""  # 32 hex, stable across reboots (emulator.machineid)
     boot_id: str = ""  # 32 hex, new on every boot
     clock: NodeClock = field(default_factory=NodeClock)  # wall clock: read it, not time.time()
+    disk: Disk = field(default_factory=RealDisk)  # files go through it: where disk faults act
 
     def actor_log(self, actor: str) -> ActorLog:
         return self.log.for_actor(actor)

@@ -41,6 +41,7 @@ from emulator.control import (
 from emulator.faults import FaultError, parse_fault
 from emulator.history import History
 from emulator.nemesis import Nemesis
+from emulator.nodefaults import NODE_FAULTS_ACTOR, node_faults_behind, node_faults_message
 from emulator.nodelog import NodeLog
 from emulator.procs import NodeProcess, NodeState
 from emulator.wire import WireError, pack, unpack
@@ -108,8 +109,8 @@ class Supervisor:
             self.dealers[spec.name] = d
             self.poller.register(d, zmq.POLLIN)
 
-    def _send_node(self, name: str, msg: Any) -> None:
-        frame = codec.encode(codec.Envelope(SUPERVISOR, "control", msg), self.cfg.token)
+    def _send_node(self, name: str, msg: Any, actor: str = "control") -> None:
+        frame = codec.encode(codec.Envelope(SUPERVISOR, actor, msg), self.cfg.token)
         try:
             self.dealers[name].send(frame, zmq.NOBLOCK)
         except zmq.Again:
@@ -291,6 +292,8 @@ class Supervisor:
                 and env.message.status.get("fault_rules_version", 0) < self.nemesis.rules_version
             ):
                 self._send_node(name, SetLinkRules(self.nemesis.rules_version, self.nemesis.rules))
+            if proc.state is NodeState.UP and node_faults_behind(env.message.status, self.nemesis):
+                self._send_node_faults(name)
             if env.message.seq == self._round[0]:
                 self._round[1].discard(name)
                 if not self._round[1]:  # everyone answered: no need to wait out QUERY_WAIT_S
@@ -308,6 +311,10 @@ class Supervisor:
         for name, proc in self.procs.items():
             if proc.alive:
                 self._send_node(name, msg)
+                self._send_node_faults(name)
+
+    def _send_node_faults(self, name: str) -> None:
+        self._send_node(name, node_faults_message(self.nemesis, name), NODE_FAULTS_ACTOR)
 
     def report(self) -> dict[str, Any]:
         now = time.monotonic()

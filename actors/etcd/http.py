@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -275,7 +274,7 @@ class ClientServer(threading.Thread):
             return
         op = v2api.parse_keys_request(method, path[len(KEYS) :] or "/", form, {})
         if isinstance(op, v2api.Write):
-            stamped = op.stamped(new_request_id(), time.time_ns())
+            stamped = op.stamped(new_request_id(), self.log.clock.time_ns())  # the node's clock
             reply = partial(self._post, partial(_send, exchange))
             self._submit(ClientWrite(stamped, op.no_value_on_success, reply))
         elif isinstance(op, v2api.Read):

@@ -189,8 +189,9 @@ class EtcdMember(NodeActor):
             token=self.settings.token,
             log=self.log,
             on_fsync=self.metrics.fsync.observe if self.metrics is not None else None,
+            disk=self.ctx.disk,
         )
-        self.snaps = SnapshotStore(base / "snap", log=self.log)
+        self.snaps = SnapshotStore(base / "snap", log=self.log, disk=self.ctx.disk)
         snapshot = self.snaps.load_newest()
         self.store = KeyStore()
         if snapshot is not None:
@@ -230,7 +231,7 @@ class EtcdMember(NodeActor):
         if self.core.role is Role.LEADER and now - self._last_sync >= SYNC_INTERVAL_S:
             self._last_sync = now
             if self.store.has_expiring_keys():
-                self.core.propose(wire.pack(V2Request.sync(time.time_ns())))
+                self.core.propose(wire.pack(V2Request.sync(self.ctx.clock.time_ns())))
         self._expire_pending(now)
         self._conf_tick(now)
         self._maybe_ready(force=True)
@@ -302,7 +303,9 @@ class EtcdMember(NodeActor):
         read = msg.read
         if not read.quorum or self.settings.unsafe_reads:
             msg.reply(
-                self._render(self.store.get(read.path, read.recursive, read.sorted, time.time_ns()))
+                self._render(
+                    self.store.get(read.path, read.recursive, read.sorted, self.ctx.clock.time_ns())
+                )
             )
             return
         if self.settings.quorum_reads_via_log:  # etcd 3.4's v2 QGET: a GET through the log
@@ -457,7 +460,9 @@ class EtcdMember(NodeActor):
             if index <= applied:
                 r = pending.read
                 pending.reply(
-                    self._render(self.store.get(r.path, r.recursive, r.sorted, time.time_ns()))
+                    self._render(
+                        self.store.get(r.path, r.recursive, r.sorted, self.ctx.clock.time_ns())
+                    )
                 )
             else:
                 still.append((index, pending))

@@ -6,12 +6,11 @@ a ``.tmp`` file, fsyncs it, renames it into place and fsyncs the directory, so a
 old set of snapshots or the new one, never half a file under a ``.snap`` name. :meth:`load_newest`
 tries snapshots newest first; one that fails its CRC, does not decode, or disagrees with its own
 name is renamed to ``.broken`` (kept for a post-mortem, as etcd does), logged, and the next older
-one is tried.
+one is tried. All file I/O goes through a :class:`emulator.disk.Disk`, where the disk faults act.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 import zlib
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from actors.raft.entries import Snapshot
-from actors.raft.wal import fsync_dir
+from emulator.disk import Disk, RealDisk
 from emulator.wire import WireError, pack, unpack
 
 _CRC = struct.Struct("<I")
@@ -33,37 +32,36 @@ def snapshot_name(term: int, index: int) -> str:
 class SnapshotStore:
     """The snapshot files of one member, in ``directory`` (created if missing)."""
 
-    def __init__(self, directory: Path, log: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self, directory: Path, log: Callable[..., None] | None = None, disk: Disk | None = None
+    ) -> None:
         self.directory = Path(directory)
         self._log = log
-        if not self.directory.is_dir():
-            self.directory.mkdir(parents=True)
-            fsync_dir(self.directory.parent)
+        self.disk: Disk = disk if disk is not None else RealDisk()
+        self.disk.mkdir(self.directory)
 
     def save(self, snapshot: Snapshot) -> Path:
         """Write ``snapshot`` durably; return its path."""
         payload = pack(snapshot)
         path = self.directory / snapshot_name(snapshot.term, snapshot.index)
         tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        f = self.disk.open(tmp, create=True, truncate=True)
         try:
-            view = memoryview(_CRC.pack(zlib.crc32(payload)) + payload)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            f.write(_CRC.pack(zlib.crc32(payload)) + payload)
+            f.fsync()
         finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        fsync_dir(self.directory)
+            f.close()
+        self.disk.rename(tmp, path)
+        self.disk.fsync_dir(self.directory)
         return path
 
     def paths(self) -> list[Path]:
         """The snapshot files, oldest first (by index, then term)."""
         found = []
-        for p in self.directory.iterdir():
-            m = _NAME.match(p.name)
+        for name in self.disk.listdir(self.directory):
+            m = _NAME.match(name)
             if m:
-                found.append(((int(m.group(2), 16), int(m.group(1), 16)), p))
+                found.append(((int(m.group(2), 16), int(m.group(1), 16)), self.directory / name))
         return [p for _, p in sorted(found)]
 
     def load_newest(self) -> Snapshot | None:
@@ -73,7 +71,7 @@ class SnapshotStore:
                 return self._load(path)
             except (OSError, ValueError, TypeError) as exc:
                 broken = path.with_name(path.name + ".broken")
-                os.replace(path, broken)
+                self.disk.rename(path, broken)
                 if self._log is not None:
                     self._log(
                         "snap.corrupt",
@@ -87,16 +85,17 @@ class SnapshotStore:
     def purge(self, keep: int = 5) -> list[Path]:
         """Delete all but the newest ``keep`` snapshots (and stale temp files)."""
         doomed = self.paths()[: -keep if keep > 0 else None]
-        doomed += list(self.directory.glob("*.snap.tmp"))
+        doomed += [
+            self.directory / n for n in self.disk.listdir(self.directory) if n.endswith(".snap.tmp")
+        ]
         for path in doomed:
-            path.unlink()
+            self.disk.remove(path)
         if doomed:
-            fsync_dir(self.directory)
+            self.disk.fsync_dir(self.directory)
         return doomed
 
-    @staticmethod
-    def _load(path: Path) -> Snapshot:
-        data = path.read_bytes()
+    def _load(self, path: Path) -> Snapshot:
+        data = self.disk.read(path)
         if len(data) < _CRC.size:
             raise ValueError(f"{len(data)} bytes, too short for a snapshot file")
         (crc,) = _CRC.unpack_from(data)

@@ -23,13 +23,20 @@ and the cut is logged and reported in :attr:`Recovered.torn_tail`; nothing of it
 Since a later segment only exists once the earlier one was fully fsynced, a bad record anywhere
 else is real corruption and :meth:`WAL.open` refuses with :class:`WALCorrupt`.
 
+On a disk that keeps a synced ledger (:class:`emulator.disk.RealDisk` with a root, the
+simulator's :class:`emulator.simdisk.SimDisk`), a bad record that starts *below* the size the last
+segment had at its last fsync cannot be a torn write either: that is corruption too (a flipped
+byte, ``fault disk-corrupt``), and the node refuses to start naming the file and offset. etcd
+draws the same line with a heuristic (a torn record ends in a zeroed sector; any other CRC
+mismatch is fatal); the ledger lets us draw it exactly.
+
 ``append`` is the hot path: all records of a batch are framed into one bytearray, written with
-one ``write`` and made durable with one ``fdatasync`` (group commit). One thread at a time.
+one ``write`` and made durable with one ``fdatasync`` (group commit). One thread at a time. All
+file I/O goes through a :class:`emulator.disk.Disk`, where the disk faults act.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -49,11 +56,11 @@ from actors.raft.walrecord import (
     frame_entries,
     scan,
 )
+from emulator.disk import Disk, DiskFile, RealDisk
 from emulator.wire import pack
 
 DEFAULT_SEGMENT_BYTES = 64 << 20
 _NAME = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.wal$")
-_datasync = getattr(os, "fdatasync", os.fsync)
 
 Log = Callable[..., None]
 
@@ -77,21 +84,6 @@ class Recovered:
     snapshot_term: int
     entries: list[Entry]  # after snapshot_index, contiguous
     torn_tail: str | None  # what was cut from the last segment, if anything
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a directory's entries (a new, renamed or removed file) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd: int, data: bytes | bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 class _Replay:
@@ -139,15 +131,18 @@ class _Segment:
 class WAL:
     """An open WAL; make one with :meth:`WAL.open`."""
 
-    def __init__(self, directory: Path, node: str, token: str, log: Log | None) -> None:
+    def __init__(
+        self, directory: Path, node: str, token: str, log: Log | None, disk: Disk | None = None
+    ) -> None:
         self.directory = directory
+        self.disk: Disk = disk if disk is not None else RealDisk()
         self.node = node
         self.token = token
         self.segment_bytes = DEFAULT_SEGMENT_BYTES
         self.on_fsync: Callable[[float], None] | None = None
         self._log = log
         self._segments: list[_Segment] = []
-        self._fd = -1
+        self._file: DiskFile | None = None
         self._size = 0
         self._last_index = 0
         self._hard_state: HardState | None = None
@@ -165,18 +160,19 @@ class WAL:
         log: Log | None = None,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         on_fsync: Callable[[float], None] | None = None,
+        disk: Disk | None = None,
     ) -> tuple[WAL, Recovered]:
         """Open (or create) the WAL in ``directory`` and replay it."""
         directory = Path(directory)
-        wal = cls(directory, node, token, log)
+        wal = cls(directory, node, token, log, disk)
+        disk = wal.disk
         wal.segment_bytes = segment_bytes
         wal.on_fsync = on_fsync
-        if not directory.is_dir():
-            directory.mkdir(parents=True)
-            fsync_dir(directory.parent)
-        for stale in directory.glob("*.wal.tmp"):  # a segment cut that never completed
-            stale.unlink()
-        found = sorted(p for p in directory.iterdir() if _NAME.match(p.name))
+        disk.mkdir(directory)
+        for name in disk.listdir(directory):
+            if name.endswith(".wal.tmp"):  # a segment cut that never completed
+                disk.remove(directory / name)
+        found = [directory / n for n in disk.listdir(directory) if _NAME.match(n)]
         replay = _Replay()
         torn = None
         for i, path in enumerate(found):
@@ -185,9 +181,8 @@ class WAL:
         if replay.snap_index:
             wal._snap = SnapshotMark(replay.snap_index, replay.snap_term)
         if wal._segments:
-            current = wal._segments[-1].path
-            wal._fd = os.open(current, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-            wal._size = os.fstat(wal._fd).st_size
+            wal._file = disk.open(wal._segments[-1].path)
+            wal._size = wal._file.size
         else:
             wal._cut()
         return wal, replay.result(torn)
@@ -200,12 +195,14 @@ class WAL:
                 f"between is missing from {self.directory}. The WAL cannot be trusted: remove "
                 f"this node's data dir and let it rejoin from its peers."
             )
-        data = path.read_bytes()
+        data = self.disk.read(path)
         records, good, why = scan(data)
         header = records[0][1] if records and records[0][0] == REC_HEADER else None
         problem = None
         if header is None:
-            problem = f"the segment header is unreadable ({why or 'not the first record'})"
+            problem = (
+                f"the segment header is unreadable ({why or 'not the first record'}) at offset 0"
+            )
         elif header.seq != seq:
             problem = f"the segment header says segment {header.seq}, its name says {seq}"
         if problem is not None:
@@ -219,6 +216,13 @@ class WAL:
                 f"{path}: {why} at offset {good} ({len(data) - good} bytes follow) in a segment "
                 f"that is not the last, so this is not a torn write. The WAL cannot be trusted: "
                 f"remove this node's data dir and let it rejoin from its peers."
+            )
+        synced = self.disk.synced_size(path)
+        if why is not None and synced is not None and good < synced:
+            raise WALCorrupt(
+                f"{path}: {why} at offset {good}, inside the first {synced} bytes this node had "
+                f"fsynced, so this is not a torn write. The WAL cannot be trusted: remove this "
+                f"node's data dir and let it rejoin from its peers."
             )
         segment = _Segment(path, seq)
         for rtype, value in records[1:]:
@@ -235,12 +239,12 @@ class WAL:
         if why is None:
             return None
         cut = len(data) - good
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        f = self.disk.open(path)
         try:
-            os.ftruncate(fd, good)
-            os.fsync(fd)
+            f.truncate(good)
+            f.fsync()
         finally:
-            os.close(fd)
+            f.close()
         if self._log is not None:
             self._log(
                 "wal.torn_tail",
@@ -298,15 +302,15 @@ class WAL:
         """Delete the oldest segments whose entries are all at or below ``index``."""
         removed = 0
         while len(self._segments) > 1 and self._segments[0].max_index <= index:
-            self._segments.pop(0).path.unlink()
+            self.disk.remove(self._segments.pop(0).path)
             removed += 1
         if removed:
-            fsync_dir(self.directory)
+            self.disk.fsync_dir(self.directory)
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def __enter__(self) -> WAL:
         return self
@@ -323,19 +327,20 @@ class WAL:
         return self._last_index
 
     def _write(self, buf: bytearray) -> None:
-        if self._fd < 0:
+        f = self._file
+        if f is None:
             raise WALError(f"{self.directory}: the WAL is closed")
         if self._failed is not None:
             raise WALError(f"{self.directory}: an earlier fsync failed ({self._failed}); restart")
         try:
-            _write_all(self._fd, buf)
+            f.write(buf)
         except OSError:
-            os.ftruncate(self._fd, self._size)  # no half batch in front of the next one
+            f.truncate(self._size)  # no half batch in front of the next one
             raise
         self._size += len(buf)
         started = time.perf_counter()
         try:
-            _datasync(self._fd)
+            f.fsync()
         except OSError as exc:  # the page cache state is unknown now: refuse to go on
             self._failed = str(exc)
             raise
@@ -357,15 +362,16 @@ class WAL:
         if self._hard_state is not None:
             frame(buf, REC_STATE, pack(self._hard_state))
         tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        f = self.disk.open(tmp, create=True, truncate=True)
         try:
-            _write_all(fd, buf)
-            os.fsync(fd)
-            os.replace(tmp, path)
-            fsync_dir(self.directory)
+            f.write(buf)
+            f.fsync()
+            self.disk.rename(tmp, path)
+            self.disk.fsync_dir(self.directory)
         except BaseException:
-            os.close(fd)
+            f.close()
             raise
+        f.path = path
         self.close()
-        self._fd, self._size = fd, len(buf)
+        self._file, self._size = f, len(buf)
         self._segments.append(_Segment(path, seq))

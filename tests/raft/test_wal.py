@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors.raft import wal as walmod
 from actors.raft.entries import Entry, EntryKind, HardState
 from actors.raft.wal import WAL, WALCorrupt, WALError, WALMismatch
+from emulator import disk as diskmod
 
 NODE, TOKEN = "core-01", "tok-1"
 
@@ -381,16 +381,16 @@ def test_failed_write_leaves_no_half_batch(tmp_path, monkeypatch):
     wal, _ = reopen(tmp_path)
     wal.append(ents(1, 3), None)
     size = wal.segments[-1].stat().st_size
-    real_write = os.write
+    real_write = os.write  # the disk layer's write: half a batch lands, then the disk is full
 
     def half_then_full(fd, data):
         real_write(fd, bytes(data[: len(data) // 2]))
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(walmod.os, "write", half_then_full)
+    monkeypatch.setattr(diskmod.os, "write", half_then_full)
     with pytest.raises(OSError, match="No space"):
         wal.append(ents(4, 40), None)
-    monkeypatch.setattr(walmod.os, "write", real_write)
+    monkeypatch.setattr(diskmod.os, "write", real_write)
     assert wal.segments[-1].stat().st_size == size
     wal.append(ents(4, 5), None)
     wal.close()
@@ -404,7 +404,7 @@ def test_after_a_failed_fsync_the_wal_refuses_writes(tmp_path, monkeypatch):
     def broken(fd):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(walmod, "_datasync", broken)
+    monkeypatch.setattr(diskmod, "_datasync", broken)
     with pytest.raises(OSError):
         wal.append(ents(1, 1), None)
     monkeypatch.undo()
