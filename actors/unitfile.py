@@ -105,13 +105,24 @@ def serialize(options: Iterable[UnitOption]) -> str:
     return "\n".join(blocks)
 
 
+LINE_MAX = 2048  # go-systemd refuses longer lines (systemd would truncate them)
+
+
 def _is_comment(line: str) -> bool:
     return line.startswith(("#", ";"))
 
 
-def parse_unit(text: str, source: str = "<unit>") -> UnitFile:
-    """Parse a unit file's text; raise :class:`UnitFileError` at the first malformed line."""
+def parse_unit(text: str, source: str = "<unit>", keep_continuations: bool = False) -> UnitFile:
+    """Parse a unit file's text; raise :class:`UnitFileError` at the first malformed line.
+
+    ``keep_continuations``: read a continued value as fleet does (go-systemd keeps the backslash
+    and the line break in the value, so fleet's hash covers them); by default as systemd does.
+    """
     lines = text.split("\n")
+    if keep_continuations:
+        for number, line in enumerate(lines, 1):
+            if len(line.encode()) > LINE_MAX:
+                raise UnitFileError(f"line too long (max {LINE_MAX} bytes)", number, source)
     options: list[UnitOption] = []
     section: str | None = None
     i = 0
@@ -152,14 +163,41 @@ def parse_unit(text: str, source: str = "<unit>") -> UnitFile:
                 number,
                 source,
             )
-        parts: list[str] = []
-        while value.endswith("\\"):  # a continuation: the backslash becomes one space
-            parts.append(value[:-1] + " ")
-            if i >= len(lines):
-                value = ""
-                break
-            value = lines[i].removesuffix("\r")
-            i += 1
-        parts.append(value)
-        options.append(UnitOption(section, key, "".join(parts).strip()))
+        if keep_continuations:
+            value, i = _kept_value(lines, i, value)
+        else:
+            value, i = _joined_value(lines, i, value)
+        options.append(UnitOption(section, key, value))
     return UnitFile(tuple(options))
+
+
+def _joined_value(lines: list[str], i: int, value: str) -> tuple[str, int]:
+    """systemd: each trailing backslash becomes one space and the next line is appended."""
+    parts: list[str] = []
+    while value.endswith("\\"):
+        parts.append(value[:-1] + " ")
+        if i >= len(lines):
+            value = ""
+            break
+        value = lines[i].removesuffix("\r")
+        i += 1
+    parts.append(value)
+    return "".join(parts).strip(), i
+
+
+def _kept_value(lines: list[str], i: int, first: str) -> tuple[str, int]:
+    """go-systemd as fleet ships it: continued lines kept as written, backslashes and newlines
+    included; a blank line ends the value."""
+    partial, line = "", first
+    while True:
+        if not line.strip():
+            break
+        partial += line
+        if not line.endswith("\\") or i >= len(lines):
+            break
+        partial += "\n"
+        line = lines[i].removesuffix("\r")
+        i += 1
+    if partial.endswith("\n"):  # the value ended on a blank line: go-systemd keeps one newline
+        return partial.strip() + "\n", i
+    return partial.strip(), i

@@ -132,3 +132,33 @@ def test_any_text_parses_or_fails_with_a_line_inside_it(text):
         assert 1 <= exc.line <= text.count("\n") + 1
     else:
         assert all("\n" not in o.value and o.name == o.name.strip() for o in unit.options)
+
+
+# --- fleet's reading: continuations kept as go-systemd keeps them --------------------------------
+def test_kept_continuation_holds_backslash_and_newline():
+    unit = parse_unit("[Service]\nExecStart=/bin/sh -c \\\n  'echo hi'\n", keep_continuations=True)
+    assert unit.get("Service", "ExecStart") == ["/bin/sh -c \\\n  'echo hi'"]
+    assert serialize(unit.options) == "[Service]\nExecStart=/bin/sh -c \\\n  'echo hi'\n"
+
+
+def test_kept_continuation_ended_by_a_blank_line_keeps_one_newline():
+    unit = parse_unit("[S]\nB=x \\\n\nC=1\n", keep_continuations=True)
+    assert unit.options == (UnitOption("S", "B", "x \\\n"), UnitOption("S", "C", "1"))
+
+
+def test_line_too_long_for_go_systemd():
+    with pytest.raises(UnitFileError, match="line too long") as info:
+        parse_unit("[S]\nA=" + "x" * 3000 + "\n", keep_continuations=True)
+    assert info.value.line == 2
+    parse_unit("[S]\nA=" + "x" * 3000 + "\n")  # systemd's reading has no such limit here
+
+
+_cont_value = st.lists(_value.filter(bool), min_size=1, max_size=3).map(
+    lambda parts: " \\\n".join(parts)
+)
+
+
+@given(st.lists(st.builds(UnitOption, _section, _name, _cont_value), max_size=8))
+def test_kept_continuations_round_trip(options):
+    text = serialize(options)
+    assert list(parse_unit(text, keep_continuations=True).options) == _grouped(options)
