@@ -13,7 +13,7 @@ the value it observed (``None``: the key did not exist).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -34,7 +34,7 @@ class Op:
     key: str
     value: Any
     outcome: Outcome
-    invoke: float  # monotonic seconds
+    invoke: float  # seconds since the history began (monotonic clock)
     complete: float | None  # None: never answered (info)
     node: str = ""
     error: str = ""
@@ -47,8 +47,11 @@ class Op:
             what = f"write({self.value!r})"
         else:
             what = f"read()={self.value!r}" if self.outcome is Outcome.OK else "read()"
-        span = "∞" if self.complete is None else f"{self.complete:.3f}"
-        return f"#{self.id} p{self.process} {self.key} {what} {self.outcome.value} [{self.invoke:.3f}, {span}] via {self.node}"
+        span = "∞" if self.complete is None else f"{self.complete:.4f}"
+        return (
+            f"#{self.id} p{self.process} {self.key} {what} {self.outcome.value} "
+            f"[{self.invoke:.4f}s, {span}s] via {self.node}"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,8 +80,14 @@ def read_history(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def ops_from_history(entries: Iterable[dict[str, Any]]) -> list[Op]:
-    """Pair invoke and complete lines into ops, in invoke order."""
+def history_origin(entries: Sequence[dict[str, Any]]) -> float:
+    """The monotonic time the history starts at: times are shown as seconds since then."""
+    return float(entries[0]["mono"]) if entries else 0.0
+
+
+def ops_from_history(entries: Sequence[dict[str, Any]]) -> list[Op]:
+    """Pair invoke and complete lines into ops, in invoke order; times from the history's start."""
+    origin = history_origin(entries)
     invokes: dict[int, dict[str, Any]] = {}
     completes: dict[int, dict[str, Any]] = {}
     for e in entries:
@@ -105,8 +114,10 @@ def ops_from_history(entries: Iterable[dict[str, Any]]) -> list[Op]:
                 key=str(inv["key"]),
                 value=value,
                 outcome=outcome,
-                invoke=float(inv["mono"]),
-                complete=float(done["mono"]) if done and outcome is not Outcome.INFO else None,
+                invoke=float(inv["mono"]) - origin,
+                complete=float(done["mono"]) - origin
+                if done and outcome is not Outcome.INFO
+                else None,
                 node=str(inv.get("node", "")),
                 error=str(done.get("error", "")) if done else "no answer recorded",
             )
