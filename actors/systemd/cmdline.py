@@ -24,8 +24,8 @@ class CommandLineError(ValueError):
 def split_exec(text: str, env: Mapping[str, str]) -> list[str]:
     """An Exec= line's argv, variables substituted from ``env``."""
     argv: list[str] = []
-    for word, quoted in _words(text):
-        bare = None if quoted else _BARE.match(word)
+    for word, _quoted in _words(text):
+        bare = _BARE.match(word)  # quotes were removed first, as in systemd's replace_env_argv
         if bare:
             argv.extend(env.get(bare.group(1), "").split())
             continue

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from emulator.config import yamlsource as ys
@@ -32,6 +32,7 @@ from emulator.config.addressing import (
 )
 from emulator.config.cloudconfig import CloudConfig, Places, cloud_config_tree, read_cloud_config
 from emulator.config.faultschedule import FaultEntry, read_faults
+from emulator.config.images import read_images
 from emulator.config.updateservice import UpdateServiceConfig, read_update_service
 from emulator.config.yamlsource import Kind, Loc, Problem, ProblemLog, YNode
 from emulator.faults import SELECTORS
@@ -92,6 +93,7 @@ class ClusterConfig:
     source: Path
     raw_text: str
     update_service: UpdateServiceConfig = UpdateServiceConfig()  # the update-service: section
+    images: Mapping[str, str] = field(default_factory=dict)  # images: name → command (docker)
 
     @property
     def node_names(self) -> tuple[str, ...]:
@@ -172,7 +174,7 @@ class _ClusterReading:
             "cluster": lambda n: self._checked_name(ys.text(n), _CLUSTER_NAME, "cluster name"),
             "token": lambda n: ys.nonempty(ys.text(n)), "seed": lambda n: ys.integer(n, minimum=0),
             "network": _PASS, "nodes": _PASS, "cloud-config": _PASS, "overrides": _PASS, "faults": _PASS,
-            "update-service": _PASS,
+            "update-service": _PASS, "images": _PASS,
         }, log)  # fmt: skip
         name = top.get("cluster", DEFAULT_NAME)
         token = top.get("token", f"{name}-token")
@@ -207,12 +209,13 @@ class _ClusterReading:
         nodes_final = tuple(_complete(n, token, initial) for n, _ in nodes)
         faults = read_faults(top.get("faults"), names, log)
         update_service = read_update_service(top.get("update_service"), log)
+        images = read_images(top.get("images"), log)
         log.raise_if_errors()
         return ClusterConfig(
             name=name, token=token, seed=seed if seed is not None else top.get("seed", DEFAULT_SEED),
             mode=mode, subnet=subnet, port_base=base, nodes=nodes_final, faults=tuple(faults),
             initial_cluster=initial, warnings=tuple(log.warnings), source=source, raw_text=text,
-            update_service=update_service,
+            update_service=update_service, images=images,
         )  # fmt: skip
 
     @staticmethod
