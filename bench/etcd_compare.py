@@ -2,13 +2,22 @@
 
 Both clusters have 3 members on loopback addresses with etcd's default timing (heartbeat 100 ms,
 election 1000 ms). The same HTTP load — v2 PUT and quorum GET of 100-byte values, sent to the
-leader by ``wrk`` at concurrency 1, 16 and 64 — is run against each, then leader failover:
-SIGKILL the leader during writes and time the first successful write after it (median of 5);
-every acknowledged write is read back afterwards.
+leader by ``wrk`` at concurrency 1, 16 and 64 — is run against each, then leader failover.
+
+Like with like:
+* etcd 3.4 serves a v2 ``?quorum=true`` GET through the Raft log (QGET); coreemu uses ReadIndex
+  by default. Both are shown, labelled, plus a row with coreemu's log-read mode
+  (``COREEMU_QUORUM_READS=log``, a second coreemu cluster) against the same etcd figures.
+* Every row shows its errors (non-2xx answers plus socket errors from wrk); a row with more than
+  0.1 % errors is marked INVALID and fails the run.
+* Failover is timed the same way for both: the same Python client (short timeout, retries) writes
+  through the surviving members, the leader is SIGKILLed by pid, and only writes sent after the
+  kill count; median and max of N rounds. Every acknowledged write is read back afterwards.
+* The exit status is 0 only when every printed target is met.
 
 Needs Debian's etcd-server (real etcd) and wrk:  apt-get install etcd-server wrk
     python bench/etcd_compare.py                  # the full table
-    python bench/etcd_compare.py --duration 3 --concurrency 1 16 --failovers 3
+    python bench/etcd_compare.py --duration 1 --concurrency 1 --failovers 1   # smoke size
 """
 
 from __future__ import annotations
@@ -32,6 +41,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 VALUE = "v" * 100
+MAX_ERROR_RATE = 0.001  # a row with more errors than this is not a measurement
+CLIENT_TIMEOUT_S = 0.3  # failover client: short, so the figure is not the timeout
+WRITERS_PER_MEMBER = 3  # failover writers per surviving member, their timeouts staggered
 
 WRK_SCRIPT = """
 local n = 0
@@ -147,12 +159,14 @@ class RealEtcd(Cluster):
 class Coreemu(Cluster):
     name = "coreemu"
 
-    def __init__(self, workdir: Path, subnet: str):
+    def __init__(self, workdir: Path, subnet: str, env: dict[str, str] | None = None):
         self.config = workdir / "bench.yaml"
         self.config.write_text(
             f"cluster: bench\nseed: 1\nnetwork:\n  subnet: {subnet}.0/24\nnodes: 3\n"
         )
-        self.env = dict(os.environ, COREEMU_RUNS=str(workdir / "runs"), NO_COLOR="1")
+        self.env = dict(os.environ, COREEMU_RUNS=str(workdir / "runs"), NO_COLOR="1", **(env or {}))
+        if env:
+            self.name = "coreemu (" + ", ".join(f"{k}={v}" for k, v in env.items()) + ")"
         self.urls = {f"core-0{i}": f"http://{subnet}.{i}:2379" for i in (1, 2, 3)}
 
     def cli(self, *args: str) -> str:
@@ -187,11 +201,11 @@ class Coreemu(Cluster):
         self.cli("down")
 
 
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 
 def _ms(text: str) -> float:
-    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
     return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
 
 
@@ -216,21 +230,39 @@ def run_wrk(url: str, method: str, concurrency: int, duration: float, script: Pa
         env=dict(os.environ, BENCH_METHOD=method),
         timeout=duration + 60,
     )
-    out = proc.stdout
+    return parse_wrk(proc.stdout)
+
+
+def parse_wrk(out: str) -> dict:
+    """Rate, latency percentiles and errors (non-2xx answers plus socket errors) of a wrk run."""
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    p50 = re.search(r"50%\s+(\S+)", out)
-    p99 = re.search(r"99%\s+(\S+)", out)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    # anchored: "95.50%" in the Stdev column would match a bare "50%"
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    total = re.search(r"(\d+) requests in", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    requests = int(total.group(1)) if total else 0
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (
+        sum(int(x) for x in sock.groups()) if sock else 0
+    )
     return {
         "rps": float(rps.group(1)) if rps else 0.0,
         "p50": _ms(p50.group(1)) if p50 else float("nan"),
         "p99": _ms(p99.group(1)) if p99 else float("nan"),
-        "errors": int(errors.group(1)) if errors else 0,
+        "requests": requests,
+        "errors": errors,
+        # no answers at all is as invalid as too many errors
+        "valid": requests > 0 and errors <= MAX_ERROR_RATE * requests,
     }
 
 
 def failover(cluster: Cluster, rounds: int) -> dict:
-    """Kill the leader during writes; time until a write succeeds again; check acked writes."""
+    """Kill the leader during writes; time until a write sent after the kill succeeds.
+
+    The same client for both systems: ``WRITERS_PER_MEMBER`` threads per surviving member, each
+    writing in a loop with a ``CLIENT_TIMEOUT_S`` timeout and retrying at once on any failure.
+    """
     times = []
     acked: dict[str, str] = {}
     for r in range(rounds):
@@ -239,22 +271,23 @@ def failover(cluster: Cluster, rounds: int) -> dict:
         stop = threading.Event()
         successes: list[tuple[float, float]] = []  # (sent, answered) of each acknowledged write
 
-        def writer(
-            target: str, r: int = r, stop: threading.Event = stop, successes: list = successes
-        ) -> None:
+        def writer(target: str, w: int, r: int = r, stop=stop, successes=successes) -> None:
             i = 0
             while not stop.is_set():
-                key = f"/failover/{r}/{target}/{i}"
+                key = f"/failover/{r}/{target}/{w}/{i}"
                 sent = time.monotonic()
-                code, _ = http(
-                    "PUT", cluster.urls[target] + "/v2/keys" + key, {"value": str(i)}, timeout=2
-                )
+                url = cluster.urls[target] + "/v2/keys" + key
+                code, _ = http("PUT", url, {"value": str(i)}, timeout=CLIENT_TIMEOUT_S)
                 if code in (200, 201):
                     acked[key] = str(i)
                     successes.append((sent, time.monotonic()))
                 i += 1
 
-        threads = [threading.Thread(target=writer, args=(n,)) for n in others]
+        threads = [
+            threading.Thread(target=writer, args=(n, w))
+            for n in others
+            for w in range(WRITERS_PER_MEMBER)
+        ]
         for t in threads:
             t.start()
         time.sleep(1.0)
@@ -277,28 +310,119 @@ def failover(cluster: Cluster, rounds: int) -> dict:
         code, body = http("GET", reader + "/v2/keys" + key + "?quorum=true", timeout=5)
         if code != 200 or body.get("node", {}).get("value") != value:
             lost += 1
-    return {"median_s": statistics.median(times), "all_s": times, "acked": len(acked), "lost": lost}
+    return {
+        "median_s": statistics.median(times),
+        "max_s": max(times),
+        "all_s": times,
+        "acked": len(acked),
+        "lost": lost,
+    }
 
 
-def bench(cluster: Cluster, args, script: Path) -> dict:
+def bench(cluster: Cluster, args, script: Path, methods: tuple[str, ...], failovers: int) -> dict:
     cluster.up()
     try:
         leader = cluster.wait_leader()
         url = cluster.urls[leader]
         for i in range(1000):  # the keys the GET load reads
             http("PUT", f"{url}/v2/keys/bench/{i}", {"value": VALUE})
-        results = {}
-        for method in ("PUT", "GET"):
+        results: dict = {}
+        for method in methods:
             for c in args.concurrency:
-                results[(method, c)] = run_wrk(url, method, c, args.duration, script)
+                row = results[(method, c)] = run_wrk(url, method, c, args.duration, script)
                 print(
-                    f"  {cluster.name} {method} c={c}: {results[(method, c)]['rps']:.0f} req/s",
+                    f"  {cluster.name} {method} c={c}: {row['rps']:.0f} req/s, "
+                    f"{row['errors']} errors",
                     file=sys.stderr,
                 )
-        results["failover"] = failover(cluster, args.failovers)
+        if failovers:
+            results["failover"] = failover(cluster, failovers)
         return results
     finally:
         cluster.down()
+
+
+def _cells(row: dict) -> str:
+    flag = "" if row["valid"] else " INVALID"
+    return f"{row['rps']:>9.0f}{row['p50']:>8.2f}{row['p99']:>8.2f}{row['errors']:>7}{flag:<8}"
+
+
+def print_table(args, ours: dict, ours_log: dict, real: dict) -> list[dict]:
+    """Print the side-by-side table; returns every row pair shown (for the validity check)."""
+    print(
+        f"\nv2 API, 3 members, 100-byte values, wrk to the leader, {args.duration:g} s per run, "
+        f"{os.cpu_count()} cores; err = non-2xx + socket errors (INVALID above "
+        f"{MAX_ERROR_RATE:.1%})"
+    )
+    cols = f"{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'err':>7}{'':<8}"
+    header = f"{'load':<36}{'coreemu':<8}{cols}  {'etcd 3.4':<9}{cols}{'ratio':>6}"
+    print(header)
+    print("-" * len(header))
+    shown = []
+    rows = [("PUT", "PUT", ours, "")]
+    rows.append(("quorum GET (ReadIndex / QGET)", "GET", ours, ""))
+    if ours_log:
+        rows.append(("quorum GET (log / QGET)", "GET", ours_log, ""))
+    for label, method, mine, _ in rows:
+        for c in args.concurrency:
+            a, b = mine[(method, c)], real[(method, c)]
+            shown += [a, b]
+            ratio = a["rps"] / b["rps"] if b["rps"] else float("nan")
+            print(f"{label + f' c={c}':<36}{'':<8}{_cells(a)}  {'':<9}{_cells(b)}{ratio:>6.2f}")
+    print(
+        "  quorum GET: etcd 3.4 serves v2 ?quorum=true through the Raft log (QGET); coreemu uses\n"
+        "  ReadIndex, or the log too with COREEMU_QUORUM_READS=log (the 'log / QGET' row)."
+    )
+    fo_a, fo_b = ours["failover"], real["failover"]
+    print(
+        f"{'failover':<36}{'median ' + format(fo_a['median_s'], '.2f') + ' s, max '}"
+        f"{fo_a['max_s']:.2f} s{'':<14}median {fo_b['median_s']:.2f} s, max {fo_b['max_s']:.2f} s"
+    )
+    for name, fo in (("coreemu", fo_a), ("etcd   ", fo_b)):
+        rounds = ", ".join(f"{t:.2f}" for t in fo["all_s"])
+        print(f"  {name} rounds: {rounds} s; acked {fo['acked']}, lost {fo['lost']}")
+    print(
+        f"  the same client for both: {WRITERS_PER_MEMBER} writers per surviving member, "
+        f"{CLIENT_TIMEOUT_S:g} s timeout, retry at once; writes sent after the SIGKILL count"
+    )
+    return shown
+
+
+def check_targets(args, ours: dict, real: dict, shown: list[dict]) -> bool:
+    """Print each target with its figure; True when every one is met."""
+    checks: list[tuple[str, bool]] = []
+    if 64 in args.concurrency:
+        a, b = ours[("PUT", 64)], real[("PUT", 64)]
+        checks.append(
+            (
+                f"PUT c=64 rate >= 0.8x etcd: {a['rps'] / max(b['rps'], 1e-9):.2f}x",
+                a["rps"] >= 0.8 * b["rps"],
+            )  # fmt: skip
+        )
+        checks.append(
+            (
+                f"PUT c=64 p99 <= 1.5x etcd: {a['p99'] / max(b['p99'], 1e-9):.2f}x",
+                a["p99"] <= 1.5 * b["p99"],
+            )  # fmt: skip
+        )
+    if 1 in args.concurrency:
+        a, b = ours[("PUT", 1)], real[("PUT", 1)]
+        checks.append(
+            (
+                f"PUT c=1 p50 <= 1.5x etcd: {a['p50'] / max(b['p50'], 1e-9):.2f}x",
+                a["p50"] <= 1.5 * b["p50"],
+            )  # fmt: skip
+        )
+    fo = ours["failover"]
+    checks.append((f"failover median <= 1.5 s: {fo['median_s']:.2f} s", fo["median_s"] <= 1.5))
+    lost = fo["lost"] + real["failover"]["lost"]
+    checks.append((f"acknowledged writes lost: {lost}", lost == 0))
+    invalid = sum(not row["valid"] for row in shown)
+    checks.append((f"rows over {MAX_ERROR_RATE:.1%} errors: {invalid}", invalid == 0))
+    print("targets:")
+    for text, ok in checks:
+        print(f"  {'ok    ' if ok else 'MISSED'} {text}")
+    return all(ok for _, ok in checks)
 
 
 def main() -> int:
@@ -306,6 +430,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load run")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--failovers", type=int, default=5)
+    parser.add_argument(
+        "--no-log-reads", action="store_true", help="skip coreemu's log-read (QGET) cluster"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -314,38 +441,17 @@ def main() -> int:
         script = tmpdir / "load.lua"
         script.write_text(WRK_SCRIPT)
         (tmpdir / "etcd").mkdir()
-        ours = bench(Coreemu(tmpdir, "127.0.232"), args, script)
-        real = bench(RealEtcd(tmpdir / "etcd", "127.0.233"), args, script)
-    print(
-        f"\nv2 API, 3 members, 100-byte values, wrk to the leader, {args.duration:g} s per run, {os.cpu_count()} cores"
-    )
-    header = f"{'load':<14}{'coreemu req/s':>14}{'p50 ms':>8}{'p99 ms':>8}   {'etcd req/s':>11}{'p50 ms':>8}{'p99 ms':>8}   {'ratio':>6}"
-    print(header)
-    print("-" * len(header))
-    for method in ("PUT", "GET"):
-        for c in args.concurrency:
-            a, b = ours[(method, c)], real[(method, c)]
-            label = f"{'PUT' if method == 'PUT' else 'quorum GET'} c={c}"
-            ratio = a["rps"] / b["rps"] if b["rps"] else float("nan")
-            print(
-                f"{label:<14}{a['rps']:>14.0f}{a['p50']:>8.2f}{a['p99']:>8.2f}   "
-                f"{b['rps']:>11.0f}{b['p50']:>8.2f}{b['p99']:>8.2f}   {ratio:>6.2f}"
-            )
-    fo_a, fo_b = ours["failover"], real["failover"]
-    print(
-        f"{'failover':<14}{'median ' + format(fo_a['median_s'], '.2f') + ' s':>30}   "
-        f"{'median ' + format(fo_b['median_s'], '.2f') + ' s':>27}"
-    )
-    print(
-        f"  coreemu rounds: {', '.join(f'{t:.2f}' for t in fo_a['all_s'])} s; acked {fo_a['acked']}, lost {fo_a['lost']}"
-    )
-    print(
-        f"  etcd    rounds: {', '.join(f'{t:.2f}' for t in fo_b['all_s'])} s; acked {fo_b['acked']}, lost {fo_b['lost']}"
-    )
-    print(
-        "targets: PUT at c=64 >= 0.5x etcd; failover median <= 1.5 s; zero acknowledged writes lost"
-    )
-    return 0 if fo_a["lost"] == 0 else 1
+        (tmpdir / "log").mkdir()
+        ours = bench(Coreemu(tmpdir, "127.0.232"), args, script, ("PUT", "GET"), args.failovers)
+        ours_log = {}
+        if not args.no_log_reads:
+            logged = Coreemu(tmpdir / "log", "127.0.234", {"COREEMU_QUORUM_READS": "log"})
+            ours_log = bench(logged, args, script, ("GET",), 0)
+        real = bench(
+            RealEtcd(tmpdir / "etcd", "127.0.233"), args, script, ("PUT", "GET"), args.failovers
+        )
+    shown = print_table(args, ours, ours_log, real)
+    return 0 if check_targets(args, ours, real, shown) else 1
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """Footprint: how many nodes fit on this machine.
 
-For each cluster size, bring a cluster up with ``run.py up -d`` (3 etcd members, the other nodes
-etcd proxies, as CoreOS recommends for large clusters), then print: time until every node is up,
+For each cluster size, bring a cluster up with ``run.py up -d`` (``--members`` etcd members, 3 by
+default, the other nodes etcd proxies, as CoreOS recommends for large clusters), then print: time until every node is up,
 resident memory per node process (median, max) and the CPU the whole cluster uses while idle over
 ``--idle`` seconds (percent of one core, all node processes and the supervisor together).
 
     python bench/scale.py                 # sizes 10 25 50
     python bench/scale.py --sizes 3 10 --idle 5
+    python bench/scale.py --sizes 10 --members 5
 """
 
 from __future__ import annotations
@@ -110,8 +111,11 @@ def measure(size: int, idle_s: float, members: int, workdir: Path, index: int) -
         elapsed = time.monotonic() - t0
     finally:
         cli(env, "down", timeout=120)
+    roles = [n.get("role") for n in report["nodes"]]
     return {
         "nodes": size,
+        "members": sum(r not in (None, "proxy") for r in roles),
+        "proxies": roles.count("proxy"),
         "ready_s": ready_s,
         "rss_median_mb": statistics.median(rss),
         "rss_max_mb": max(rss),
@@ -126,6 +130,8 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement")
     parser.add_argument("--members", type=int, default=3, help="etcd members; the rest are proxies")
     args = parser.parse_args()
+    if args.members < 1:
+        parser.error("--members must be at least 1")
     rows = []
     with tempfile.TemporaryDirectory(prefix="coreemu-scale-") as tmp:
         for i, size in enumerate(args.sizes):
@@ -135,16 +141,24 @@ def main() -> int:
     print(
         f"\ncoreemu footprint on {os.cpu_count()} cores (idle CPU over {args.idle:g} s; % of one core)"
     )
-    header = f"{'nodes':>6} {'all ready':>10} {'RSS median':>11} {'RSS max':>8} {'idle CPU':>9} {'per node':>9}"
+    header = f"{'nodes':>6} {'members':>8} {'proxies':>8} {'all ready':>10} {'RSS median':>11} {'RSS max':>8} {'idle CPU':>9} {'per node':>9}"
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r['nodes']:>6} {r['ready_s']:>9.1f}s {r['rss_median_mb']:>9.1f}MB {r['rss_max_mb']:>6.1f}MB"
+            f"{r['nodes']:>6} {r['members']:>8} {r['proxies']:>8} {r['ready_s']:>9.1f}s {r['rss_median_mb']:>9.1f}MB {r['rss_max_mb']:>6.1f}MB"
             f" {r['idle_cpu_pct']:>8.2f}% {r['idle_cpu_per_node_pct']:>8.3f}%"
         )
+    print(
+        f"each cluster: {args.members} etcd members (Raft voters), every other node an etcd proxy"
+    )
     print("targets: an idle node under 40 MB RSS and under 0.5 % of a core")
-    return 0
+    ok = all(
+        r["rss_max_mb"] < 40 and r["idle_cpu_per_node_pct"] < 0.5
+        and r["members"] == min(args.members, r["nodes"])
+        for r in rows
+    )  # fmt: skip
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+"""bench/etcd_compare.py reads wrk's report right: anchored percentiles (not the "+/- Stdev"
+column), errors from non-2xx answers and socket errors, and the 0.1 % validity rule."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from cluster_harness import REPO
+
+_spec = importlib.util.spec_from_file_location("etcd_compare", REPO / "bench" / "etcd_compare.py")
+etcd_compare = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(etcd_compare)
+
+REPORT = """Running 1s test @ http://127.0.0.1:2379
+  1 threads and 1 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.63ms    1.20ms  15.21ms   95.50%
+    Req/Sec   275.00     10.00   290.00     80.99%
+  Latency Distribution
+     50%  834.00us
+     75%    3.80ms
+     90%    4.00ms
+     99%    1.02s
+  {requests} requests in 1.00s, 50.00KB read
+{errors}Requests/sec:    275.00
+"""
+
+
+def test_percentiles_come_from_the_distribution_not_the_stdev_column():
+    row = etcd_compare.parse_wrk(REPORT.format(requests=275, errors=""))
+    assert (row["p50"], row["p99"], row["rps"]) == (0.834, 1020.0, 275.0)
+    assert (row["requests"], row["errors"], row["valid"]) == (275, 0, True)
+
+
+def test_socket_errors_and_non_2xx_answers_count_and_over_a_tenth_of_a_percent_is_invalid():
+    errors = (
+        "  Socket errors: connect 0, read 1, write 0, timeout 2\n  Non-2xx or 3xx responses: 3\n"
+    )
+    row = etcd_compare.parse_wrk(REPORT.format(requests=6000, errors=errors))
+    assert row["errors"] == 6 and row["valid"]  # exactly 0.1 %
+    row = etcd_compare.parse_wrk(REPORT.format(requests=5999, errors=errors))
+    assert not row["valid"]
+
+
+def test_a_run_with_no_answers_is_invalid():
+    assert not etcd_compare.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")[
+        "valid"
+    ]
