@@ -1,0 +1,109 @@
+"""The agent's reconciler: which units belong on this machine, and the tasks to get there."""
+
+from __future__ import annotations
+
+from actors.fleet.agentcore import (
+    LOAD,
+    START,
+    STOP,
+    UNLOAD,
+    Current,
+    Desired,
+    RegistryUnit,
+    Task,
+    apply,
+    desired_units,
+    plan,
+)
+from actors.fleet.xfleet import requirements
+from actors.unitfile import parse_unit
+
+ME, OTHER = "a" * 32, "b" * 32
+
+
+def unit(name, xfleet="", state="launched", target=ME, h="h1"):
+    text = "[Service]\nExecStart=/bin/true\n" + (f"[X-Fleet]\n{xfleet}\n" if xfleet else "")
+    return RegistryUnit(name, h, requirements(name, parse_unit(text)), state, target)
+
+
+def kinds(tasks):
+    return [(t.kind, t.name) for t in tasks]
+
+
+def test_desired_takes_units_scheduled_here():
+    units = [unit("a.service"), unit("b.service", target=OTHER), unit("c.service", target="")]
+    assert set(desired_units(ME, {}, units)) == {"a.service"}
+
+
+def test_desired_global_units_need_metadata():
+    units = [
+        unit("g1.service", "Global=true", target=""),
+        unit("g2.service", "Global=true\nMachineMetadata=region=us-west", target=""),
+        unit("g3.service", "Global=true\nMachineMetadata=region=eu", target=""),
+    ]
+    assert set(desired_units(ME, {"region": "us-west"}, units)) == {"g1.service", "g2.service"}
+
+
+def test_desired_skips_a_conflicting_unit():
+    units = [unit("a.service", "Conflicts=b.service"), unit("b.service")]
+    assert set(desired_units(ME, {}, units)) == {"a.service"}
+
+
+def test_new_launched_unit_is_loaded_then_started():
+    tasks = plan({"a.service": Desired("a.service", "h1", "launched")}, {})
+    assert kinds(tasks) == [(LOAD, "a.service"), (START, "a.service")]
+
+
+def test_loaded_only():
+    tasks = plan({"a.service": Desired("a.service", "h1", "loaded")}, {})
+    assert kinds(tasks) == [(LOAD, "a.service")]
+
+
+def test_nothing_when_current_matches():
+    desired = {"a.service": Desired("a.service", "h1", "launched")}
+    assert plan(desired, {"a.service": Current("h1", "launched")}) == []
+
+
+def test_stop_and_start_transitions():
+    desired = {"a.service": Desired("a.service", "h1", "loaded")}
+    assert kinds(plan(desired, {"a.service": Current("h1", "launched")})) == [(STOP, "a.service")]
+    desired = {"a.service": Desired("a.service", "h1", "launched")}
+    assert kinds(plan(desired, {"a.service": Current("h1", "loaded")})) == [(START, "a.service")]
+
+
+def test_unload_when_gone_or_inactive():
+    current = {"a.service": Current("h1", "launched"), "b.service": Current("h1", "loaded")}
+    desired = {"b.service": Desired("b.service", "h1", "inactive")}
+    assert kinds(plan(desired, current)) == [(UNLOAD, "a.service"), (UNLOAD, "b.service")]
+
+
+def test_changed_hash_reloads():
+    desired = {"a.service": Desired("a.service", "h2", "launched")}
+    tasks = plan(desired, {"a.service": Current("h1", "launched")})
+    assert kinds(tasks) == [(UNLOAD, "a.service"), (LOAD, "a.service"), (START, "a.service")]
+
+
+def test_unloads_and_stops_come_before_loads_and_starts():
+    desired = {
+        "a.service": Desired("a.service", "h1", "launched"),
+        "z.service": Desired("z.service", "h1", "loaded"),
+    }
+    current = {"m.service": Current("h1", "launched"), "z.service": Current("h1", "launched")}
+    assert kinds(plan(desired, current)) == [
+        (UNLOAD, "m.service"),
+        (STOP, "z.service"),
+        (LOAD, "a.service"),
+        (START, "a.service"),
+    ]
+
+
+def test_apply_records_progress():
+    current: dict[str, Current] = {}
+    apply(current, Task(LOAD, "a.service", ""), "h1")
+    assert current == {"a.service": Current("h1", "loaded")}
+    apply(current, Task(START, "a.service", ""))
+    assert current["a.service"].state == "launched"
+    apply(current, Task(STOP, "a.service", ""))
+    assert current["a.service"].state == "loaded"
+    apply(current, Task(UNLOAD, "a.service", ""))
+    assert current == {}
