@@ -35,7 +35,10 @@ REBOOT_EXIT_CODE = 100
 # reverse order): each entry is "module:function", the function called as ``f(node)`` and
 # returning an object with ``stop()`` (or None when the part is off for this node). A part
 # reaches etcd over the node's own v2 HTTP API (``node.spec.client_url``), as the real daemons do.
-PARTS: tuple[str, ...] = ("actors.locksmith.part:start_locksmith",)
+PARTS: tuple[str, ...] = (
+    "actors.update.part:start_update_engine",
+    "actors.locksmith.part:start_locksmith",
+)
 
 
 class Node:

@@ -59,6 +59,7 @@ class Event:
     result: int  # EventResult: 0 error, 1 success, 2 success-reboot
     error_code: int | None = None  # ErrorCode, with result 0
     previous_version: str | None = None  # on event 3 after rebooting into a new version
+    next_version: str | None = None  # the version an event is about, when not the running one
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ def build_request(req: Request) -> bytes:
             attrs["errorcode"] = str(int(ev.error_code))
         if ev.previous_version is not None:
             attrs["previousversion"] = ev.previous_version
+        if ev.next_version is not None:
+            attrs["nextversion"] = ev.next_version
         _sub(app, "event", **attrs)
     return _bytes(root)
 
@@ -262,6 +265,7 @@ def parse_request(data: bytes | str) -> Request:
                 result=_int(ev, "eventresult"),  # type: ignore[arg-type]
                 error_code=_int(ev, "errorcode", required=False),
                 previous_version=ev.get("previousversion"),
+                next_version=ev.get("nextversion"),
             )
         )
     return Request(
