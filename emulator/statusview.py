@@ -40,6 +40,15 @@ def _uptime(seconds: float | None) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
+def _fleet_cells(node: dict[str, Any]) -> list[str]:
+    """Machine id prefix, the engine leader ("self" when it is this machine), units loaded."""
+    mid, leader = node.get("machine_id") or "", node.get("engine_leader")
+    if "engine_leader" not in node:
+        return [mid[:8] or "-", "-", "-"]
+    engine = "-" if not leader else "self" if leader == mid else f"{leader[:8]}..."
+    return [mid[:8] or "-", engine, str(node.get("units", 0))]
+
+
 def render(report: dict[str, Any]) -> Group:
     table = Table(
         title=f"cluster {report['cluster']}  ({report['run_dir']})",
@@ -50,6 +59,9 @@ def render(report: dict[str, Any]) -> Group:
     has_etcd = any("role" in n for n in report["nodes"])
     if has_etcd:
         columns += ["ROLE", "TERM", "LEADER", "COMMIT", "APPLIED"]
+    has_fleet = any("engine_leader" in n for n in report["nodes"])
+    if has_fleet:
+        columns += ["MACHINE", "ENGINE", "UNITS"]
     for col in columns:
         table.add_column(col, no_wrap=True)
     for node in report["nodes"]:
@@ -68,6 +80,8 @@ def render(report: dict[str, Any]) -> Group:
                 str(node.get(k) if node.get(k) is not None else "-")
                 for k in ("role", "term", "leader", "commit_index", "applied_index")
             ]
+        if has_fleet:
+            row += _fleet_cells(node)
         table.add_row(*row)
     parts: list[Any] = [table]
     faults = report.get("active_faults") or []
