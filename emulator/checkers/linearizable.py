@@ -18,9 +18,16 @@ Indeterminate ops (``info``: timeouts, a lost leader) may have taken effect at a
 their invoke, or never: they have no return event, so the search may place them or leave them
 out. Two sound prunings keep many of them from blowing the search up:
 - failed ops and info reads change nothing: dropped;
-- an info write or cas whose new value no completed op ever observed (no read returned it, no
-  successful cas expected it) can be left out of any linearization without breaking it (nothing
-  between it and the next state change can depend on it), so it is dropped.
+- an info write or cas whose new value nothing kept observes (no ok read returned it, no ok or
+  kept info cas expected it; a fixpoint, as kept info cas ops need their expected value) can be
+  left out of any linearization without breaking it: every kept op that reads the state still
+  follows the same last state change, which is kept — so it is dropped.
+Canonical order. Info ops that are kept still multiply the search: any subset of the pending
+ones could be placed, in any order, before the next read. But a linearization with an info op
+placed straight before a blind write stays one without that info op (nobody saw its value), so
+the search only looks for linearizations where an info op is followed by an op that uses its
+value (a read or a cas) — never by a write. That rule (a flag in the configuration) makes the
+common case, many timed-out writes of which a few were read later, linear again.
 A deadline turns a search that runs too long into ``unknown``.
 """
 
@@ -59,7 +66,20 @@ def prune(ops: Sequence[Op]) -> list[Op]:
             observed.add(_hashable(o.value))
         elif o.outcome is Outcome.OK and o.f == "cas":
             observed.add(_hashable(o.value[0]))
-    return [o for o in kept if o.outcome is Outcome.OK or _hashable(_produced(o)) in observed]
+    # An info cas that is kept needs its expected value written first: that value counts as
+    # observed too, which may keep more info ops; repeat until nothing changes.
+    info = [o for o in kept if o.outcome is Outcome.INFO]
+    chosen: set[int] = set()
+    grew = True
+    while grew:
+        grew = False
+        for o in info:
+            if o.id not in chosen and _hashable(_produced(o)) in observed:
+                chosen.add(o.id)
+                grew = True
+                if o.f == "cas":
+                    observed.add(_hashable(o.value[0]))
+    return [o for o in kept if o.outcome is Outcome.OK or o.id in chosen]
 
 
 def _produced(op: Op) -> Any:
@@ -117,8 +137,11 @@ def check_key(ops: Sequence[Op], deadline: float | None = None, initial: Any = N
 
     state = initial
     linearized = 0
-    seen: set[tuple[int, Any]] = set()
-    stack: list[tuple[int, Any]] = []
+    fresh = False  # the last op placed was an info op whose value nothing has used yet
+    info = [op.outcome is Outcome.INFO for op in ops]
+    blind = [op.f == "write" for op in ops]
+    seen: set[tuple[int, Any, bool]] = set()
+    stack: list[tuple[int, Any, bool]] = []
     entry = nxt[0]
     iterations = 0
     deepest = 0
@@ -134,7 +157,7 @@ def check_key(ops: Sequence[Op], deadline: float | None = None, initial: Any = N
             if not stack:
                 blocked = [ops[(blocked_at - 2) // 2]] if blocked_at > 0 else []
                 return KeyResult(key, False, n, len(seen), blocked)
-            call, state = stack.pop()
+            call, state, fresh = stack.pop()
             i = (call - 1) // 2
             linearized &= ~(1 << i)
             if has_return[i]:
@@ -144,13 +167,16 @@ def check_key(ops: Sequence[Op], deadline: float | None = None, initial: Any = N
             entry = nxt[call]
             continue
         i = (entry - 1) // 2
+        if fresh and blind[i]:  # see "canonical order" above: not straight after an info op
+            entry = nxt[entry]
+            continue
         legal, new_state = step(state, ops[i])
         if legal:
-            config = (linearized | (1 << i), _hashable(new_state))
+            config = (linearized | (1 << i), _hashable(new_state), info[i])
             if config not in seen:
                 seen.add(config)
-                stack.append((entry, state))
-                state, linearized = new_state, config[0]
+                stack.append((entry, state, fresh))
+                state, linearized, fresh = new_state, config[0], info[i]
                 unlink(entry)
                 if has_return[i]:
                     unlink(entry + 1)

@@ -26,7 +26,7 @@ _STEP_LIMIT = 2.0  # seconds for one search inside the shrinker
 def _needs(op: Op) -> Any:
     if op.f == "read" and op.outcome is Outcome.OK:
         return op.value
-    if op.f == "cas" and op.outcome is Outcome.OK:
+    if op.f == "cas":  # an info cas that took effect needed its expected value too
         return op.value[0]
     return _NOTHING
 
