@@ -43,7 +43,8 @@ def main() -> int:
     if result.valid is False:
         key = result.failed_keys[0]
         started = time.perf_counter()
-        small = shrink(linearizable.prune([o for o in bad if o.key == key]))
+        blocked = result.keys[key].blocked
+        small = shrink(linearizable.prune([o for o in bad if o.key == key]), hint=blocked[0])
         print(
             f"counterexample shrunk to {len(small)} ops in {time.perf_counter() - started:.3f} s:"
         )

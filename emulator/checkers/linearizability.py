@@ -44,7 +44,8 @@ def check_linearizable(data: RunData) -> Verdict:
         )
     key = result.failed_keys[0]
     key_ops = linearizable.prune([o for o in data.ops if o.key == key])
-    small = shrink(key_ops)
+    blocked = result.keys[key].blocked
+    small = shrink(key_ops, hint=blocked[0] if blocked else None)
     details["failed_key"] = key
     details["counterexample_ops"] = [o.to_json() for o in small]
     details["around_ops"] = [o.to_json() for o in _around(data.ops, key, small)]

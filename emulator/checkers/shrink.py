@@ -6,8 +6,9 @@ linearizable history is linearizable (restrict the linearization to it: each rea
 its producer with no state change between), so a closed subset that is not linearizable is a
 true counterexample — and never a trivial one like "a read of a value nobody wrote".
 
-First the shortest non-linearizable prefix (by invoke order) is found by bisection (closed
-prefixes grow monotonically, so non-linearizability is monotonic in the length); then ops are
+First a small invalid closed set is found: windows of growing width around the op the search
+could not place, or else the shortest invalid prefix (by invoke order) by bisection (closed
+prefixes grow monotonically, so non-linearizability is monotonic in the length). Then ops are
 removed in chunks, halving the chunk size (delta debugging), while the rest stays invalid.
 """
 
@@ -79,20 +80,24 @@ def _invalid(ops: Sequence[Op]) -> bool:
     return check_key(ops, time.monotonic() + _STEP_LIMIT).valid is False
 
 
-def shrink(ops: Sequence[Op], budget_s: float = 5.0) -> list[Op]:
-    """A small non-linearizable subset of ``ops`` (which must be non-linearizable)."""
+def shrink(ops: Sequence[Op], budget_s: float = 5.0, hint: Op | None = None) -> list[Op]:
+    """A small non-linearizable subset of ``ops`` (which must be non-linearizable).
+
+    ``hint``: the op the search could not place (``KeyResult.blocked``); windows of ops around
+    it, growing, are tried first — a search of a few ops is far cheaper than of a long prefix."""
     deadline = time.monotonic() + budget_s
     ordered = sorted(ops, key=lambda o: (o.invoke, o.id))
-    lo, hi = 1, len(ordered)  # the shortest invalid closed prefix has length in (lo-1, hi]
-    while lo < hi and time.monotonic() < deadline:
-        mid = (lo + hi) // 2
-        if _invalid(closed(ordered[:mid], ordered)):
-            hi = mid
-        else:
-            lo = mid + 1
-    best = closed(ordered[:hi], ordered)
-    if not _invalid(best):
-        best = list(ordered)
+    best: list[Op] | None = None
+    at = next((i for i, o in enumerate(ordered) if hint is not None and o.id == hint.id), None)
+    if at is not None:
+        width = 8
+        while best is None and width < 2 * len(ordered) and time.monotonic() < deadline:
+            window = closed(ordered[max(0, at - width) : at + width + 1], ordered)
+            if _invalid(window):
+                best = window
+            width *= 2
+    if best is None:
+        best = _shortest_prefix(ordered, deadline)
     chunk = max(1, len(best) // 2)
     while chunk >= 1 and time.monotonic() < deadline:
         i = 0
@@ -109,3 +114,15 @@ def shrink(ops: Sequence[Op], budget_s: float = 5.0) -> list[Op]:
             break
         chunk = max(1, chunk // 2) if chunk > 1 else chunk
     return best
+
+
+def _shortest_prefix(ordered: list[Op], deadline: float) -> list[Op]:
+    lo, hi = 1, len(ordered)  # the shortest invalid closed prefix has length in (lo-1, hi]
+    while lo < hi and time.monotonic() < deadline:
+        mid = (lo + hi) // 2
+        if _invalid(closed(ordered[:mid], ordered)):
+            hi = mid
+        else:
+            lo = mid + 1
+    best = closed(ordered[:hi], ordered)
+    return best if _invalid(best) else list(ordered)
