@@ -45,6 +45,7 @@ class FaultKind(str, Enum):
     CLOCK_SKEW = "clock-skew"
     CLOCK_STROBE = "clock-strobe"
     CLOCK_RATE = "clock-rate"
+    UPDATE_SERVICE = "update-service"  # the run's update service: down | up
     CLEAR = "clear"
 
 
@@ -112,6 +113,8 @@ class FaultSpec:
             return f"delay {self.delay_ms:g}{jitter}ms{self._links()}"
         if self.kind is FaultKind.CLEAR:
             return "clear"
+        if self.kind is FaultKind.UPDATE_SERVICE:
+            return f"update-service {self.mode}"
         if self.kind in NODE_KINDS:
             from emulator.nodefaults import describe_node_fault
 
@@ -247,6 +250,12 @@ def parse_fault(data: Mapping[str, Any], node_names: Collection[str] | None = No
         if kind is FaultKind.CLEAR:
             check_modifiers(())
             return FaultSpec(kind)
+        if kind is FaultKind.UPDATE_SERVICE:
+            check_modifiers(())
+            word = value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
+            if word not in ("down", "up"):
+                raise FaultError(kind.value, f"expected down or up, got {word!r}")
+            return FaultSpec(kind, mode=word)
         if kind in NODE_KINDS:
             from emulator.nodefaults import parse_node_fault
 

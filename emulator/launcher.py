@@ -223,7 +223,7 @@ def node_pids(run: Path) -> list[int]:
             continue
         text = [c.decode(errors="replace") for c in cmdline]
         if any(marker in c for c in text) and any(
-            m in text for m in ("emulator.node", "emulator.supervisor")
+            m in text for m in ("emulator.node", "emulator.supervisor", "actors.updateservice")
         ):
             pids.append(int(entry.name))
     return pids

@@ -44,6 +44,7 @@ class Nemesis:
         log: ActorLog,
         roles: Callable[[], dict[str, dict[str, Any]]],
         launch: Callable[[NodeProcess], None],
+        update_service: Callable[[bool], None] | None = None,
     ):
         self.nodes = tuple(nodes)
         self.procs = procs
@@ -52,6 +53,7 @@ class Nemesis:
         self.log = log
         self._roles = roles  # name -> {"role": ..., "term": ...} from the latest node status
         self._launch = launch
+        self._update_service = update_service  # (up: bool) -> None, the run's update service
         self.active: dict[int, ActiveFault] = {}
         self.rules_version = 0
         self.rules: tuple[LinkRule, ...] = ()
@@ -134,6 +136,10 @@ class Nemesis:
         elif spec.kind in NODE_KINDS:
             self.active[fid] = fault
             self._rebuild_node_faults()
+        elif spec.kind is FaultKind.UPDATE_SERVICE:
+            self._service(spec.mode == "up")
+            if duration and spec.mode == "down":
+                self.active[fid] = fault
         elif spec.kind is not FaultKind.CLEAR:
             self._process_fault(spec.kind, nodes, lose=bool(spec.extra.get("lose_unsynced")))
             if duration:
@@ -148,6 +154,8 @@ class Nemesis:
             self._rebuild_rules()
         elif fault.spec.kind in NODE_KINDS:
             self._rebuild_node_faults()
+        elif fault.spec.kind is FaultKind.UPDATE_SERVICE:
+            self._service(True)
         else:
             undo = {
                 FaultKind.KILL: FaultKind.RESTART,
@@ -178,6 +186,11 @@ class Nemesis:
             self.end(fid, now, reason="clear")
         self._process_fault(FaultKind.RESUME, self.nodes, only_down=True)
         self._process_fault(FaultKind.RESTART, self.nodes, only_down=True)
+        self._service(True)
+
+    def _service(self, up: bool) -> None:
+        if self._update_service is not None:
+            self._update_service(up)
 
     def _rebuild_rules(self) -> None:
         self.rules = merge_rules(f.rules for f in self.active.values())

@@ -23,6 +23,7 @@ from typing import Any
 
 import zmq
 
+from actors.updateservice.process import UpdateServiceProcess
 from emulator import codec
 from emulator.config import ConfigErrors, load_cluster_config
 from emulator.control import (
@@ -65,6 +66,7 @@ class Supervisor:
         self.cfg = load_cluster_config(run_dir / CONFIG_NAME, seed=seed)
         self.log = NodeLog("launcher", run_dir / "supervisor.log").for_actor("supervisor")
         self.history = History(run_dir / "history.jsonl")
+        self.update_service = UpdateServiceProcess(self.cfg, run_dir, self.log)
         self.names = [n.name for n in self.cfg.nodes]
         self.procs = {
             n.name: NodeProcess(
@@ -82,6 +84,7 @@ class Supervisor:
             log=self.log,
             roles=self._roles,
             launch=self._launch,
+            update_service=self.update_service.set_up,
         )
         self._seq = itertools.count(1)
         self._pending: list[tuple[list[bytes], float]] = []  # status queries waiting for replies
@@ -139,6 +142,7 @@ class Supervisor:
 
         # before the nodes start: a node using discovery asks this service for its role
         self.discovery = DiscoveryService.for_config(self.cfg, self.run_dir, self.log)
+        self.update_service.start()  # before the nodes too: update_engine asks it from boot on
         for proc in self.procs.values():
             self._launch(proc)
         schedule = sorted(
@@ -202,6 +206,7 @@ class Supervisor:
             "token": self.cfg.token,
             "seed": self.cfg.seed,
             "nodes": nodes,
+            "update_service": self.update_service.url,
         }
         (self.run_dir / "cluster.json").write_text(json.dumps(data, indent=2))
 
@@ -246,6 +251,7 @@ class Supervisor:
                 except Exception:
                     proc.kill()
             proc.state = NodeState.DOWN
+        self.update_service.stop()
         self.history.record("run", event="stop")
         self.log("supervisor.stopped")
         self.ctx.destroy(linger=0)
@@ -361,6 +367,7 @@ class Supervisor:
             ],
             "link_rules": [dataclasses.asdict(r) for r in self.nemesis.rules],
             "dashboard": self.dashboard.url if self.dashboard is not None else None,
+            "update_service": self.update_service.report(),
             "nodes": nodes,
         }
 

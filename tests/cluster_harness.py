@@ -27,7 +27,9 @@ def emulator_pids(marker: str | None = None) -> list[int]:
         if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z":
             continue
         args = raw.decode(errors="replace").split("\0")
-        if not any(a in ("emulator.node", "emulator.supervisor") for a in args):
+        if not any(
+            a in ("emulator.node", "emulator.supervisor", "actors.updateservice") for a in args
+        ):
             continue
         if marker is None or any(marker in a for a in args):
             pids.append(int(entry.name))

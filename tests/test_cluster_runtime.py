@@ -42,7 +42,7 @@ def test_up_shows_every_node_up_with_all_peers_reachable_and_down_leaves_nothing
         assert set(node["peers"]) == {"core-01", "core-02", "core-03"} - {node["name"]}
         assert all(p["rtt_ms"] is not None and p["rtt_ms"] >= 0 for p in node["peers"].values())
     pids = [n["pid"] for n in status["nodes"]]
-    assert len(emulator_pids(str(tmp_path))) == 4  # three nodes and the supervisor
+    assert len(emulator_pids(str(tmp_path))) == 5  # three nodes, supervisor, update service
     run.cli("down")
     assert emulator_pids(str(tmp_path)) == []
     assert all(not os.path.exists(f"/proc/{pid}") or _zombie(pid) for pid in pids)

@@ -17,13 +17,16 @@ import sys
 import threading
 from pathlib import Path
 
-from actors.updateservice.address import update_service_base, update_service_host_port
+from actors.updateservice.address import (
+    INFO_FILE,
+    update_service_base,
+    update_service_host_port,
+)
 from actors.updateservice.server import UpdateServer
 from actors.updateservice.service import UpdateService
 from emulator.config import ConfigErrors, load_cluster_config
 from emulator.nodelog import NodeLog
 
-INFO_FILE = "update-service.json"
 CONFIG_NAME = "cluster.yaml"  # as the supervisor names it in the run dir
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 SUBNET_PORT = 8000  # Nebraska's default port
 OMAHA_PATH = "/v1/update/"  # CoreOS's update path (public.update.core-os.net/v1/update/)
 PORT_OFFSET_SLOT = 8  # in the block after the last node's: base + 10*count + 8
+INFO_FILE = "update-service.json"  # in the run dir: the running service's pid and URL
 
 
 def update_service_host_port(cfg: ClusterConfig) -> tuple[str, int]:
