@@ -49,6 +49,17 @@ def _fleet_cells(node: dict[str, Any]) -> list[str]:
     return [mid[:8] or "-", engine, str(node.get("units", 0))]
 
 
+def _update_cells(node: dict[str, Any]) -> list[str]:
+    """VERSION, PART (A/B) and UPDATE (update_engine's status, short: IDLE, DOWNLOADING 40%)."""
+    op = str(node.get("update_status") or "-").removeprefix("UPDATE_STATUS_")
+    if op == "DOWNLOADING" and node.get("progress") is not None:
+        op += f" {float(node['progress']):.0%}"
+    elif op in ("VERIFYING", "FINALIZING", "UPDATED_NEED_REBOOT"):
+        op += f" {node.get('new_version') or ''}".rstrip()  # what the reboot will bring
+    part = str(node.get("partition") or "-").removeprefix("USR-")
+    return [str(node.get("version") or "-"), part, op]
+
+
 def render(report: dict[str, Any]) -> Group:
     table = Table(
         title=f"cluster {report['cluster']}  ({report['run_dir']})",
@@ -62,6 +73,9 @@ def render(report: dict[str, Any]) -> Group:
     has_fleet = any("engine_leader" in n for n in report["nodes"])
     if has_fleet:
         columns += ["MACHINE", "ENGINE", "UNITS"]
+    has_update = any("update_status" in n for n in report["nodes"])
+    if has_update:
+        columns += ["VERSION", "PART", "UPDATE"]
     for col in columns:
         table.add_column(col, no_wrap=True)
     for node in report["nodes"]:
@@ -82,6 +96,8 @@ def render(report: dict[str, Any]) -> Group:
             ]
         if has_fleet:
             row += _fleet_cells(node)
+        if has_update:
+            row += _update_cells(node)
         table.add_row(*row)
     parts: list[Any] = [table]
     faults = report.get("active_faults") or []
