@@ -56,6 +56,7 @@ class FleetAgent(NodeActor):
         ttl: float,
         interval: float,
         status: Any,
+        report_leader: bool = False,
     ):
         super().__init__(ctx)
         self.registry = registry
@@ -64,6 +65,7 @@ class FleetAgent(NodeActor):
         self.ttl = ttl
         self.interval = interval
         self.status = status  # actors.fleet.part.FleetStatus
+        self.report_leader = report_leader  # no engine on this machine (disable-engine)
         self.current: dict[str, Current] = {}
         self.next_heartbeat = 0.0
         self.next_reconcile = 0.0
@@ -128,6 +130,8 @@ class FleetAgent(NodeActor):
         except ETCD_ERRORS as exc:
             self.log.warning("fleet.agent_read_failed", error=str(exc))
             return
+        if self.report_leader:  # no engine here to say who leads: read it from the registry
+            self.status.set_leader(snap.lease.machine_id if snap.lease else None)
         metadata = snap.machines[self.machine.id].metadata if self.machine.id in snap.machines \
             else self.machine.metadata  # fmt: skip
         units = [

@@ -81,7 +81,14 @@ class FleetPart:
             self.watcher.listen(self.engine, engine_wants)
         interval = min(AGENT_ROUND_S, opts.engine_reconcile_interval)
         self.agent = FleetAgent.start(
-            ctx, self.registry, systemd, machine, opts.agent_ttl, interval, self.status
+            ctx,
+            self.registry,
+            systemd,
+            machine,
+            opts.agent_ttl,
+            interval,
+            self.status,
+            report_leader=self.engine is None,
         )
         self.watcher.listen(self.agent, agent_wants)
         self.watcher.start()
