@@ -36,6 +36,7 @@ REBOOT_EXIT_CODE = 100
 # returning an object with ``stop()`` (or None when the part is off for this node). A part
 # reaches etcd over the node's own v2 HTTP API (``node.spec.client_url``), as the real daemons do.
 PARTS: tuple[str, ...] = (
+    "actors.systemd.part:start_systemd",
     "actors.update.part:start_update_engine",
     "actors.locksmith.part:start_locksmith",
 )

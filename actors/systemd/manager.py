@@ -42,7 +42,7 @@ DOCKER_PATHS = ("docker", "/usr/bin/docker", "/bin/docker", "/usr/local/bin/dock
 
 @dataclass(frozen=True)
 class UnitStatus:
-    load_state: str  # loaded | not-found | error
+    load_state: str  # loaded | not-found | error | masked
     active_state: str  # active | inactive | activating | deactivating | failed
     sub_state: str  # running | dead | start-pre | exited | failed | auto-restart | …
     description: str = ""
@@ -75,6 +75,7 @@ class SystemdManager:
         self._lock = threading.Lock()
         self._snapshot: dict[str, UnitStatus] = {}
         self._errors: dict[str, str] = {}  # units whose file could not be loaded (at boot)
+        self._masked: set[str] = set()
         self._subs: list[Callback] = []
         self._inbox: queue.Queue = queue.Queue()
         self._timers: list[tuple[float, int, str, int]] = []
@@ -84,6 +85,7 @@ class SystemdManager:
         self._unloading: set[str] = set()
         self._descriptions: dict[str, str] = {}  # external units
         self._closed = False
+        self._busy = False  # some unit still has a process (read by close())
         self._thread = threading.Thread(target=self._loop, name="systemd", daemon=True)
         self._thread.start()
 
@@ -98,12 +100,17 @@ class SystemdManager:
         self._call(lambda: self._load(spec))
 
     def start(self, name: str) -> None:
+        if self._refuse(name):
+            return
         self._call(lambda: self._apply(self._table.start(name, time.monotonic())))
 
     def stop(self, name: str) -> None:
         self._call(lambda: self._apply(self._table.stop(name, time.monotonic())))
 
     def restart(self, name: str) -> None:
+        if self._refuse(name):
+            return
+
         def run() -> None:
             now = time.monotonic()
             self._apply(self._table.stop(name, now) + self._table.start(name, now))
@@ -121,6 +128,8 @@ class SystemdManager:
 
     def status(self, name: str) -> UnitStatus:
         with self._lock:
+            if name in self._masked:
+                return UnitStatus("masked", "inactive", "dead")
             if name in self._errors:
                 return UnitStatus("error", "inactive", "dead", error=self._errors[name])
             return self._snapshot.get(name, _NOT_FOUND)
@@ -130,6 +139,8 @@ class SystemdManager:
             out = dict(self._snapshot)
             for name, err in self._errors.items():
                 out[name] = UnitStatus("error", "inactive", "dead", error=err)
+            for name in self._masked:
+                out[name] = UnitStatus("masked", "inactive", "dead")
             return out
 
     def journal(self, name: str, lines: int | None = None) -> list[str]:
@@ -152,6 +163,21 @@ class SystemdManager:
             self._apply(self._table.changed_external(time.monotonic()))
 
         self._call(run)
+
+    def mask(self, name: str) -> None:
+        """``systemctl mask``: the unit can no longer be started (load state "masked")."""
+        with self._lock:
+            self._masked.add(name)
+        self._call(lambda: self._apply(self._table.stop(name, time.monotonic())))
+
+    def _refuse(self, name: str) -> bool:
+        with self._lock:
+            why = "is masked" if name in self._masked else None
+            if name in self._errors:
+                why = "has a bad unit file"
+        if why:
+            self.journal_store.system(name, f"Failed to start {name}: Unit {name} {why}.")
+        return why is not None
 
     def record_error(self, name: str, error: str) -> None:
         """A unit whose file could not be loaded at boot: shown with load state "error"."""
@@ -176,12 +202,9 @@ class SystemdManager:
                 self._apply(self._table.stop(name, now))
 
         self._call(stop_all)
+        self.wait_idle(timeout)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                busy = any(s.active_state == "deactivating" for s in self._snapshot.values())
-            if not busy:
-                break
+        while self._busy and time.monotonic() < deadline:
             time.sleep(0.05)
         self._closed = True
         self._inbox.put(None)
@@ -324,6 +347,7 @@ class SystemdManager:
         for name in self._table.external:
             active, sub = self._table.state(name)
             new[name] = UnitStatus("loaded", active, sub, self._descriptions.get(name, ""))
+        self._busy = any(c.alive for c in self._table.cores.values())
         with self._lock:
             old = self._snapshot
             self._snapshot = new
