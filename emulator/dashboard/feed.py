@@ -119,6 +119,7 @@ class Feed:
             "links": shape.links(nodes, report.get("link_rules") or ()),
             "faults": shape.ends_in(report.get("active_faults") or ()),
             "etcd": etcd,
+            "leaders": shape.leader_marks(nodes),
         }
 
     def _sample_rates(

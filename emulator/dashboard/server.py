@@ -202,16 +202,17 @@ class _Handler(BaseHTTPRequestHandler):
             version, log_seq = -1, 0
             while True:
                 version, view, logs, log_seq = feed.wait(version, log_seq, KEEPALIVE_S)
+                ended = feed.ended  # read once: it may be set while we write
                 chunks = []
                 if view is not None:
                     chunks.append(_event("state", view))
                 if logs:
                     chunks.append(_event("logs", logs))
-                if feed.ended is not None:
-                    chunks.append(_event("end", {"reason": feed.ended}))
+                if ended is not None:
+                    chunks.append(_event("end", {"reason": ended}))
                 self.wfile.write(b"".join(chunks) or b": keepalive\n\n")
                 self.wfile.flush()
-                if feed.ended is not None:
+                if ended is not None:
                     return
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             return  # the page went away

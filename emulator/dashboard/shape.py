@@ -140,6 +140,24 @@ def leader_of(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     return max(leaders, key=lambda n: n.get("term") or 0) if leaders else None
 
 
+def leader_marks(nodes: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """``{name: "leader"}`` for the leader the cluster follows, ``"stale"`` for any other node
+    that still says it leads: an older term, or cut off from a majority of the members (a leader
+    on the minority side of a partition, until check-quorum makes it step down)."""
+    members = [n for n in nodes if n.get("role") not in (None, "proxy")]
+    names = {n["name"] for n in members}
+    marks: dict[str, str] = {}
+    best = leader_of(nodes)
+    for n in nodes:
+        if n.get("role") != "leader" or n.get("state") != "up":
+            continue
+        peers = n.get("peers") or {}
+        heard = 1 + sum(1 for p, info in peers.items() if p in names and info.get("reachable"))
+        quorum = not peers or heard > len(names) // 2  # no measurements yet: no verdict
+        marks[n["name"]] = "leader" if n is best and quorum else "stale"
+    return marks
+
+
 def etcd_panel(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """Leader, term and members; None when no node runs etcd."""
     if not any("role" in n for n in nodes):
@@ -160,8 +178,9 @@ def etcd_panel(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     # "keys" appears when etcd publishes it; the leader's count is the committed one
     keys = [n.get("keys") for n in ([leader] if leader else []) + list(nodes)]
     keys = [k for k in keys if isinstance(k, int)]
+    marks = leader_marks(nodes)
     return {
-        "leader": leader["name"] if leader else None,
+        "leader": leader["name"] if leader and marks.get(leader["name"]) == "leader" else None,
         "term": max(terms) if terms else None,
         "keys": keys[0] if keys else None,
         "members": members,

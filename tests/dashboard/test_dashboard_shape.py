@@ -102,3 +102,17 @@ def test_etcd_panel_picks_the_leader_of_the_highest_term_and_skips_proxies():
 def test_ends_in_never_negative():
     faults = shape.ends_in([{"id": 1, "ends_in_s": -0.3}, {"id": 2, "ends_in_s": None}])
     assert faults[0]["ends_in_s"] == 0.0 and faults[1]["ends_in_s"] is None
+
+
+def test_a_leader_cut_off_from_the_majority_or_of_an_older_term_is_stale():
+    nodes = three(
+        a=node("a", b=False, c=False) | {"role": "leader", "term": 1},
+        b=node("b", a=False, c=True) | {"role": "leader", "term": 2},
+        c=node("c", a=False, b=True) | {"role": "follower", "term": 2},
+    )
+    assert shape.leader_marks(nodes) == {"a": "stale", "b": "leader"}
+    nodes[1]["role"] = "candidate"  # the majority has not elected yet: nobody leads
+    assert shape.leader_marks(nodes) == {"a": "stale"}
+    assert shape.etcd_panel(nodes)["leader"] is None
+    nodes[0]["peers"] = {"b": {"reachable": True}, "c": {"reachable": False}}
+    assert shape.leader_marks(nodes) == {"a": "leader"}  # hears one of two peers: a majority

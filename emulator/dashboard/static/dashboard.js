@@ -84,26 +84,29 @@
       : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   }
 
-  function fillBox(box, n, isLeader) {
+  function fillBox(box, n, mark) {
     box.dataset.state = n.state;
     box.dataset.role = n.state === "up" && n.role ? n.role : "";
-    box.classList.toggle("leader", isLeader);
+    box.classList.toggle("leader", mark === "leader");
     const title = [n.name, el("span", { class: `badge state-${n.state}` }, n.state)];
-    if (isLeader) title.push(el("span", { class: "badge leader", "data-leader": "" }, "★ leader"));
+    if (mark === "leader") title.push(el("span", { class: "badge leader", "data-leader": "" }, "★ leader"));
+    if (mark === "stale") title.push(el("span", { class: "badge stale", title: "says it leads, but not for a majority" }, "stale leader"));
     box.querySelector(".title").replaceChildren(...title);
     const rows = [];
     const row = (label, ...value) => rows.push(el("div", { class: "row" }, el("b", {}, label + " "), ...value));
     row("addr", `${n.address} · pid ${n.pid || "–"} · up ${uptime(n.uptime_s)}`);
     if (n.restarts) row("restarts", `${n.restarts} (last exit ${Dash.show(n.last_exit)})`);
+    const silent = Object.entries(n.peers || {}).filter(([, p]) => !p.reachable).map(([name]) => name);
+    if (silent.length) rows.push(el("div", { class: "row silent" }, `✗ no answer from ${silent.join(", ")}`));
     if (n.role !== undefined && n.state === "up") {
-      row("etcd", `${n.role} · term ${Dash.show(n.term)}`);
-      row("index", `commit ${Dash.show(n.commit_index)} · applied ${Dash.show(n.applied_index)}`);
+      row("etcd", `${n.role} · term ${Dash.show(n.term)} · commit ${Dash.show(n.commit_index)}/${Dash.show(n.applied_index)}`);
     }
-    if ("version" in n || "partition" in n || "update_status" in n) {
-      const update = "update_status" in n ? ` · ${Dash.show(n.update_status).replace("UPDATE_STATUS_", "")}` : "";
-      row("os", `${Dash.show(n.version)} · boot ${Dash.show(n.partition)}${update}`);
+    if ("version" in n || "partition" in n || "update_status" in n || "lock_holder" in n) {
+      const os = [Dash.show(n.version), Dash.show(n.partition)];
+      if ("update_status" in n) os.push(Dash.show(n.update_status).replace("UPDATE_STATUS_", ""));
+      if ("lock_holder" in n) os.push(`lock ${Dash.show(n.lock_holder)}`);
+      row("os", os.join(" · "));
     }
-    if ("lock_holder" in n) row("reboot lock", Dash.show(n.lock_holder));
     if ("units" in n) row("units", Dash.show(Array.isArray(n.units) ? n.units.length : Object.keys(n.units || {}).length));
     // whatever else a part publishes: one click away, so boxes stay small
     const more = Object.entries(n).filter(([k]) => !KNOWN_NODE.has(k));
@@ -119,7 +122,7 @@
     const map = document.getElementById("map");
     const w = map.clientWidth, h = map.clientHeight;
     const tallest = Math.max(80, ...[...boxes.values()].map((b) => b.offsetHeight));
-    const rx = Math.max(0, w / 2 - 120), ry = Math.max(0, (h - tallest) / 2 - 4);
+    const rx = Math.max(0, w / 2 - 135), ry = Math.max(0, (h - tallest) / 2 - 4);
     const pos = new Map();
     names.forEach((name, i) => {
       const a = -Math.PI / 2 + (2 * Math.PI * i) / names.length;
@@ -158,13 +161,11 @@
     svg.replaceChildren(...items);
   }
 
-  function renderMap(report, links) {
-    const leader = report.nodes.filter((n) => n.role === "leader" && n.state === "up")
-      .sort((a, b) => (b.term || 0) - (a.term || 0))[0];
+  function renderMap(report, links, marks) {
     const names = report.nodes.map((n) => n.name);
     for (const n of report.nodes) {
       const box = boxes.get(n.name) || boxes.set(n.name, makeBox(n.name)).get(n.name);
-      fillBox(box, n, !!leader && leader.name === n.name);
+      fillBox(box, n, (marks || {})[n.name]);
     }
     const pos = layout(names);
     for (const [name, p] of pos) {
@@ -229,7 +230,7 @@
     document.getElementById("run-dir").textContent = `${report.run_dir} · seed ${report.seed}`;
     document.title = `coreemu · ${report.cluster}`;
     syncForms(report.nodes.map((n) => n.name));
-    renderMap(report, v.links);
+    renderMap(report, v.links, v.leaders);
     renderFaults();
     Dash.renderPanels(v);
   }
@@ -261,5 +262,5 @@
       }
     }, 2500);
   };
-  window.addEventListener("resize", () => view && view.report && renderMap(view.report, view.links));
+  window.addEventListener("resize", () => view && view.report && renderMap(view.report, view.links, view.leaders));
 })();
