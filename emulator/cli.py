@@ -145,6 +145,7 @@ DELEGATED: tuple[tuple[str, str, str], ...] = (
         "an etcdctl (v2) for the cluster: get, set, ls, watch, member ...",
     ),
     ("locksmithctl", "emulator.locksmithctl", "the reboot lock: status, lock, unlock, set-max"),
+    ("release", "emulator.release", "the run's update service: publish, promote, group, status"),
     ("update-engine", "emulator.updatectl", "update_engine_client: -status, -check_for_update"),
     ("fleetctl", "emulator.fleetctl", "fleetctl: submit, start, stop, list-units, journal ..."),
 )

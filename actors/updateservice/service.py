@@ -50,7 +50,7 @@ class UpdateService:
         self.log = log or (lambda *a, **k: None)
         self.clock = clock
         self.packages = PackageStore(token, cfg.payload_size)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.history = History(run_dir / "history.jsonl") if run_dir else None
         self.state = self._load(cfg)
         self._seen = self.state.last_seq  # events up to here are in the history already
@@ -142,7 +142,7 @@ class UpdateService:
         with self._lock:
             rollout.set_policy(self.state, group, self.clock(), **changes)
             self._changed()
-            return self.snapshot()["groups"][group]
+            return self.state.to_json()["groups"][group]
 
     def release_json(self, release: Release) -> dict[str, Any]:
         _, package = self.packages.get(release)

@@ -124,3 +124,12 @@ def test_unreadable_state_is_set_aside_not_fatal(tmp_path):
     svc = service(tmp_path)
     assert svc.snapshot()["instances"] == {}
     assert (tmp_path / "update-service-state.bad").exists()
+
+
+def test_policy_changes_answer_the_group_and_bad_ones_change_nothing():
+    svc = service()
+    group = svc.set_policy("stable", {"max_updates_per_period": 2, "safe_mode": False})
+    assert group["max_updates_per_period"] == 2 and group["safe_mode"] is False
+    with pytest.raises(ValueError):
+        svc.set_policy("stable", {"max_updates_per_period": "many"})
+    assert svc.snapshot()["groups"]["stable"]["max_updates_per_period"] == 2
