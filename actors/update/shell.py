@@ -27,6 +27,7 @@ from actors.update.engine import (
     Install,
     MarkGood,
     Note,
+    Op,
     PostOmaha,
     RevertInstall,
     UpdateStatus,
@@ -192,10 +193,14 @@ class UpdateEngineActor(NodeActor):
 
     def _do(self, effect: Any) -> list[Any] | None:
         if isinstance(effect, Entered):
-            self.log("update.status", status=effect.op.value, **self._brief())
+            # a periodic check that finds nothing is routine: debug, not info
+            routine = effect.op in (Op.CHECKING_FOR_UPDATE, Op.IDLE)
+            level = "debug" if routine else "info"
+            self.log("update.status", level=level, status=effect.op.value, **self._brief())
             self._status_changed()
         elif isinstance(effect, Note):
-            self.log(effect.event, **effect.fields)
+            level = "debug" if effect.event == "check.noupdate" else "info"
+            self.log(effect.event, level=level, **effect.fields)
         elif isinstance(effect, PostOmaha):
             self._post(effect)
         elif isinstance(effect, Download):
