@@ -36,10 +36,18 @@ def test_a_flipped_byte_in_the_synced_part_refuses_to_start_naming_file_and_offs
     file, offset = corrupt_synced(tmp_path, random.Random(5))
     assert file.endswith(seg.name)
     before = seg.read_bytes()
+    logged: list[tuple[str, dict]] = []
     with pytest.raises(WALCorrupt) as err:
-        open_wal(wal_dir, RealDisk(tmp_path))
+        WAL.open(
+            wal_dir,
+            node=NODE,
+            token=TOKEN,
+            disk=RealDisk(tmp_path),
+            log=lambda event, level="info", **kw: logged.append((event, dict(kw, level=level))),
+        )
     text = str(err.value)
     assert str(seg) in text and "offset" in text and "not a torn write" in text
+    assert logged == [("wal.refused", {"error": text, "directory": str(wal_dir), "level": "error"})]
     assert seg.read_bytes() == before  # nothing was cut: a bad record is never loaded or dropped
 
 

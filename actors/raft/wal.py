@@ -175,8 +175,13 @@ class WAL:
         found = [directory / n for n in disk.listdir(directory) if _NAME.match(n)]
         replay = _Replay()
         torn = None
-        for i, path in enumerate(found):
-            torn = wal._replay_segment(path, replay, last=i == len(found) - 1)
+        try:
+            for i, path in enumerate(found):
+                torn = wal._replay_segment(path, replay, last=i == len(found) - 1)
+        except WALError as exc:  # said in the node's log too: the member is about to refuse
+            if log is not None:
+                log("wal.refused", level="error", error=str(exc), directory=str(directory))
+            raise
         wal._hard_state, wal._last_index = replay.hard_state, replay.last_index
         if replay.snap_index:
             wal._snap = SnapshotMark(replay.snap_index, replay.snap_term)
