@@ -14,15 +14,12 @@ container. A node that stops or dies takes its containers with it.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import secrets
 import shutil
 import signal
-import socket
 import socketserver
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,16 +28,17 @@ from typing import Any
 
 from actors.docker.containers import Container, random_name
 from actors.docker.images import ImageSet, pull_denied, split_ref
+from actors.docker.launch import (
+    DockerError,
+    bind_ports,
+    container_command,
+    default_cmd,
+    parse_signal,
+)
 from actors.systemd import children
 from emulator.nodeclock import NodeClock
 
 _NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-
-
-class DockerError(Exception):
-    def __init__(self, message: str, code: int = 1):
-        super().__init__(message)
-        self.message, self.code = message, code
 
 
 class DockerDaemon:
@@ -147,12 +145,12 @@ class DockerDaemon:
             ]
         c = self._create(req)
         try:
-            socks = self._bind_ports(c, req.get("ports") or [])
+            socks = bind_ports(c, req.get("ports") or [], self.address)
         except DockerError:
             if c.auto_remove:
                 self._remove(c)
             raise
-        argv, env, fds = self._command(c, image, socks)
+        argv, env, fds = container_command(c, image, socks, self.node, self.address)
         log = open(c.log_path, "ab")
         reader = open(c.log_path, "rb")  # opened before the start: an attached run misses nothing
         try:
@@ -187,7 +185,7 @@ class DockerDaemon:
         yield {"exit": c.exit_code}
 
     def op_kill(self, req: dict) -> Iterator[dict]:
-        sig = _signal(req.get("signal") or "KILL")
+        sig = parse_signal(req.get("signal") or "KILL")
         out = []
         for name in req["args"]:
             c = self._find(
@@ -243,7 +241,7 @@ class DockerDaemon:
     def op_ps(self, req: dict) -> Iterator[dict]:
         with self._cond:
             rows = [
-                dict(c.record(), default_cmd=self._default_cmd(c))
+                dict(c.record(), default_cmd=default_cmd(c))
                 for c in self._containers.values()
                 if req.get("all") or c.running
             ]
@@ -308,63 +306,6 @@ class DockerDaemon:
             c.save()
             return c
 
-    def _bind_ports(self, c: Container, wanted: list) -> list[socket.socket]:
-        socks: list[socket.socket] = []
-        for addr, hport, cport in wanted:
-            host = addr or self.address
-            s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((host, hport))
-                s.listen(128)
-            except OSError as exc:
-                s.close()
-                for other in socks:
-                    other.close()
-                why = (exc.strerror or str(exc)).lower()
-                raise DockerError(
-                    f"docker: Error response from daemon: driver failed programming external "
-                    f"connectivity on endpoint {c.name} ({c.id}): Error starting userland proxy: "
-                    f"listen tcp4 {host}:{hport}: bind: {why}.",
-                    125,
-                ) from None
-            socks.append(s)
-            c.ports.append((host, s.getsockname()[1], cport))
-        return socks
-
-    def _command(
-        self, c: Container, image, socks: list[socket.socket]
-    ) -> tuple[list[str], dict[str, str], tuple[int, ...]]:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOSTNAME": c.id[:12]}
-        for item in c.env:
-            key, eq, value = item.partition("=")
-            if eq:
-                env[key] = value
-            elif key in os.environ:
-                env[key] = os.environ[key]  # -e NAME passes the caller's value in docker
-        env.update(
-            COREEMU_NODE=self.node, COREEMU_ADDRESS=self.address, COREEMU_CONTAINER=c.name,
-            COREEMU_CONTAINER_ID=c.id, COREEMU_IMAGE=split_ref(c.image)[0],
-            COREEMU_PORTS=",".join(f"{a}:{h}:{p}" for a, h, p in c.ports),
-        )  # fmt: skip
-        fds: tuple[int, ...] = ()
-        if image.kind == "web":
-            fds = tuple(s.fileno() for s in socks)
-            env["COREEMU_WEB_FDS"] = ",".join(
-                f"{fd}={a}:{h}->{p}/tcp" for fd, (a, h, p) in zip(fds, c.ports, strict=True)
-            )
-            env["PYTHONPATH"] = str(children.REPO_ROOT)
-            return [sys.executable, "-m", "actors.docker.webimage", *c.cmd], env, fds
-        if image.kind == "busybox":
-            return (c.cmd or ["sh"]), env, fds
-        return ["sh", "-c", image.command, image.repo, *c.cmd], env, fds
-
-    @staticmethod
-    def _default_cmd(c: Container) -> str:
-        if "nginx" in c.image:
-            return "nginx -g 'daemon off;'"
-        return "httpd-foreground" if "apache" in c.image or "httpd" in c.image else "sh"
-
     def _wait(self, c: Container) -> None:
         assert c.popen is not None
         rc = c.popen.wait()
@@ -424,16 +365,6 @@ class DockerDaemon:
     def _event(self, event: str, **fields: Any) -> None:
         if self._log is not None:
             self._log(event, **fields)
-
-
-def _signal(name: str) -> int:
-    name = name.upper()
-    if name.isdigit():
-        return int(name)
-    try:
-        return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
-    except KeyError:
-        raise DockerError(f"Error response from daemon: Invalid signal: {name}") from None
 
 
 class _Server(socketserver.ThreadingTCPServer):

@@ -97,7 +97,7 @@ class SystemdManager:
         self._write_files(name, unit_text, drop_ins or {})
         with self._lock:
             self._errors.pop(name, None)
-        self._call(lambda: self._load(spec))
+        self._call_sync(lambda: self._load(spec))  # status() says "loaded" once load returns
 
     def start(self, name: str) -> None:
         if self._refuse(name):
@@ -218,6 +218,23 @@ class SystemdManager:
         if self._closed:
             raise RuntimeError("systemd is shut down")
         self._inbox.put(fn)
+
+    def _call_sync(self, fn: Callable[[], None], timeout: float = 10.0) -> None:
+        if threading.current_thread() is self._thread:  # a subscriber calling back: run in place
+            fn()
+            self._refresh()
+            return
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                fn()
+                self._refresh()
+            finally:
+                done.set()
+
+        self._call(run)
+        done.wait(timeout)
 
     def _loop(self) -> None:
         while True:

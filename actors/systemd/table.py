@@ -61,6 +61,8 @@ class UnitTable:
 
     # requests
     def start(self, name: str, now: float) -> Effects:
+        if not self.known(name):
+            return [(name, Log(f"Failed to start {name}: Unit {name} not found."))]
         fx: Effects = []
         self._want(name, set(), fx)
         fx += self._advance(now)

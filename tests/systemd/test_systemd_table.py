@@ -107,7 +107,9 @@ def test_unload_forgets_a_unit():
     t = table(db=DB)
     t.unload("db.service")
     assert not t.known("db.service")
-    assert t.start("db.service", 0) == []
+    assert t.start("db.service", 0) == [
+        ("db.service", Log("Failed to start db.service: Unit db.service not found."))
+    ]
 
 
 def test_reload_keeps_a_running_unit_running():
