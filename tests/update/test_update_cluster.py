@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -128,4 +129,41 @@ def test_bad_signature_never_touches_the_slot(tmp_path, cluster_factory):
         assert "Initiating update check" in out
         node = run.status()["nodes"][0]
         assert (node["state"], node["version"], node["partition"]) == ("up", "1.0.0", "USR-A")
+        run.down()
+
+
+def test_broken_boot_release_falls_back_and_reports_the_rollback(tmp_path, cluster_factory):
+    with OmahaTestServer("127.0.0.1", "test-token", "1.1.0", broken_boot=True) as server:
+        run = cluster_factory(1, _config(server.url))
+        run.up()
+        run.wait_for(
+            lambda s: s["nodes"][0].get("update_status") == "UPDATE_STATUS_UPDATED_NEED_REBOOT",
+            timeout=60,
+            what="the broken release installed",
+        )
+        server.offering = False
+        run.cli("fault", "restart", "core-01")  # the reboot locksmith would do
+        rollback = (EventType.UPDATE_COMPLETE, EventResult.ERROR, 15, "1.1.0")
+        run.wait_for(
+            lambda s: (
+                rollback
+                in [(e.type, e.result, e.error_code, e.next_version) for _, e in server.events()]
+            ),
+            timeout=60,
+            what="the rollback event",
+        )
+        node = run.status()["nodes"][0]
+        assert (node["state"], node["partition"], node["version"]) == ("up", "USR-A", "1.0.0")
+        history = [json.loads(x) for x in (run.run_dir / "history.jsonl").read_text().splitlines()]
+        assert any(h.get("event") == "rebooting" and h.get("node") == "core-01" for h in history)
+        disk = _disk(run, "core-01")
+        # USR-B spent its one try on the failed boot, then mark-good dropped its priority
+        run.wait_for(
+            lambda s: dict(disk.usr_slots())["USR-B"] == UsrAttrs(0, 0, False),
+            timeout=30,
+            what="the failed slot retired",
+        )
+        assert dict(disk.usr_slots())["USR-A"] == UsrAttrs(1, 0, True)
+        log = (run.run_dir / "nodes" / "core-01" / "node.log").read_text()
+        assert "boot.failed" in log and "broken-boot" in log
         run.down()
