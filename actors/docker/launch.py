@@ -25,7 +25,8 @@ def bind_ports(c: Container, wanted: list, default_addr: str) -> list[socket.soc
     """Bind and listen on each ``-p`` port (docker-proxy's job); docker's error when one can't."""
     socks: list[socket.socket] = []
     for addr, hport, cport in wanted:
-        host = addr or default_addr
+        # the node's address stands for the machine's every address (nodes share one host)
+        host = default_addr if addr in (None, "", "0.0.0.0", "::") else addr
         s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
