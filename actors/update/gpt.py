@@ -167,9 +167,12 @@ def protective_mbr(total_sectors: int) -> bytes:
 def encode_array(table: Table) -> bytes:
     array = bytearray(ENTRY_SIZE * ENTRY_COUNT)
     for p in table.partitions:
-        name = p.name.encode("utf-16-le")
-        if len(name) > 72:
-            raise GptError(f"partition name {p.name!r} is longer than 36 UTF-16 units")
+        try:
+            name = p.name.encode("utf-16-le")
+        except UnicodeEncodeError:
+            raise GptError(f"partition name {p.name!r} is not encodable as UTF-16") from None
+        if "\0" in p.name or len(name) > 72:
+            raise GptError(f"partition name {p.name!r}: at most 36 UTF-16 units, no NUL")
         _ENTRY.pack_into(
             array,
             (p.number - 1) * ENTRY_SIZE,
