@@ -24,6 +24,7 @@ CHECKER_MODULES: tuple[str, ...] = (
     "emulator.checkers.survival",
     "emulator.checkers.raftlogs",
     "emulator.checkers.processes",
+    "emulator.checkers.updates",
 )
 
 

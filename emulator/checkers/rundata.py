@@ -18,7 +18,13 @@ SCENARIO_JSON = "scenario.json"
 STATUS_JSONL = "status.jsonl"
 LEFTOVER_JSON = "leftover.json"
 RESULTS_JSON = "results.json"
-NODE_LOG_EVENTS = ("raft.leader_changed", "raft.applied_mark")  # what checkers read of node logs
+# What checkers read of node logs (the rest is skipped unread: node logs are big).
+NODE_LOG_EVENTS = (
+    "raft.leader_changed",
+    "raft.applied_mark",
+    "locksmith.locked",
+    "locksmith.unlocked",
+)
 
 
 def _jsonl(path: Path, keep=None) -> list[dict[str, Any]]:

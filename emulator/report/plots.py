@@ -54,8 +54,9 @@ def timeline_svg(
     phases: Sequence[tuple[float, str]],
     end: float,
 ) -> str:
-    """One row per node: its state (background), its Raft role and term (inner bar), faults
-    shaded across all rows, process events marked, phases as dashed lines."""
+    """One row per node: its state (background), its Raft role and term (inner bar), its OS
+    version (where it changes), faults shaded across all rows, process events marked, phases
+    as dashed lines."""
     names = sorted(segments)
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.75 * len(names) + 1.6))
     _shade_faults(ax, faults, label=True)
@@ -73,6 +74,12 @@ def timeline_svg(
             if s.state in ("down", "paused", "rebooting") and s.end - s.start > end / 40:
                 ax.text((s.start + s.end) / 2, y + 0.27, s.state, ha="center", va="center",
                         fontsize=7, color="white" if s.state == "down" else "black")  # fmt: skip
+        shown = None
+        for s in segments[name]:  # the OS version, written where it changes
+            if s.version and s.version != shown and s.state == "up":
+                ax.text(s.start, y - 0.3, f" {s.version}", fontsize=7, va="center",
+                        color="#1c4587")  # fmt: skip
+                shown = s.version
         for e in events:
             if e.node == name:
                 ax.plot([e.at], [y + 0.42], marker=EVENT_MARKERS.get(e.event, "."),

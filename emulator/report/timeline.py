@@ -66,15 +66,15 @@ def fault_periods(
     history: Sequence[dict[str, Any]], origin: float, end: float
 ) -> list[FaultPeriod]:
     """Every fault from its start to its end (or the run's end), clear commands left out."""
-    open_: dict[int, dict[str, Any]] = {}
+    open_: dict[Any, dict[str, Any]] = {}  # ids: numbers, or names (update-service faults)
     out = []
     for e in history:
         if e.get("type") != "fault":
             continue
         if e.get("phase") == "start" and e.get("kind") != "clear":
-            open_[int(e["id"])] = e
-        elif e.get("phase") == "end" and int(e["id"]) in open_:
-            s = open_.pop(int(e["id"]))
+            open_[e.get("id")] = e
+        elif e.get("phase") == "end" and e.get("id") in open_:
+            s = open_.pop(e.get("id"))
             out.append(_period(s, float(e["mono"]) - origin, origin))
     out += [_period(s, end, origin) for s in open_.values()]
     return sorted(out, key=lambda f: f.start)

@@ -83,15 +83,20 @@ def run_fault(ctx: StepContext, params: OneFault) -> None:
 class WaitFor:
     condition: str
     timeout: float
+    value: Any = None  # e.g. the version of all-on-version
 
 
 def read_wait_for(node: YNode, log: ProblemLog, names: Sequence[str]) -> WaitFor | None:
-    """``wait-for: leader`` or ``wait-for: {condition: leader, timeout: 10s}``."""
+    """``wait-for: leader`` or ``wait-for: {condition: all-on-version, value: 1.1.0,
+    timeout: 60s}``."""
+    value = None
     if node.kind is Kind.SCALAR:
         cond_node, timeout = node, 30.0
     else:
-        sec = ys.read_section(node, {"condition": lambda n: n, "timeout": ys.seconds}, log)
-        cond_node, timeout = sec.get("condition"), sec.get("timeout", 30.0)
+        sec = ys.read_section(
+            node, {"condition": lambda n: n, "timeout": ys.seconds, "value": ys.text}, log
+        )
+        cond_node, timeout, value = sec.get("condition"), sec.get("timeout", 30.0), sec.get("value")
         if cond_node is None:
             log.error(node, "'condition' is required")
             return None
@@ -103,7 +108,7 @@ def read_wait_for(node: YNode, log: ProblemLog, names: Sequence[str]) -> WaitFor
     if name not in CONDITIONS:
         log.error(cond_node, f"unknown condition {name!r} (known: {', '.join(sorted(CONDITIONS))})")
         return None
-    return WaitFor(name, timeout)
+    return WaitFor(name, timeout, value)
 
 
 @register("wait-for", read_wait_for, "wait until a condition on the cluster's status holds")
@@ -112,7 +117,7 @@ def run_wait_for(ctx: StepContext, params: WaitFor) -> None:
     waited = 0.0
     while waited < params.timeout:
         report = ctx.status()
-        if report is not None and CONDITIONS[params.condition](report):
+        if report is not None and CONDITIONS[params.condition](report, params.value):
             return
         if not ctx.wait(0.5):
             return
@@ -126,12 +131,12 @@ def _members(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @condition("all-up")
-def all_up(report: dict[str, Any]) -> bool:
+def all_up(report: dict[str, Any], _: Any = None) -> bool:
     return all(n.get("state") == "up" for n in report.get("nodes", []))
 
 
 @condition("leader")
-def one_leader(report: dict[str, Any]) -> bool:
+def one_leader(report: dict[str, Any], _: Any = None) -> bool:
     """Every node up and every member agrees on one leader."""
     members = _members(report)
     leaders = {n.get("leader") for n in members}
@@ -139,5 +144,5 @@ def one_leader(report: dict[str, Any]) -> bool:
 
 
 @condition("no-faults")
-def no_faults(report: dict[str, Any]) -> bool:
+def no_faults(report: dict[str, Any], _: Any = None) -> bool:
     return not report.get("active_faults")

@@ -112,6 +112,9 @@ class ScenarioRun:
         if missing:
             self.note(f"final reads: {missing} key(s) never answered")
 
+    def record(self, type_: str, **fields: Any) -> None:
+        self.history.record(type_, **fields)
+
     def note(self, text: str) -> None:
         self.notes.append(text)
         self.progress.event(text)

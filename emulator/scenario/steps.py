@@ -13,19 +13,21 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from emulator.config import yamlsource as ys
 from emulator.config.yamlsource import Kind, ProblemLog, YNode
 
 # Modules that register step kinds (and conditions) when imported.
-STEP_MODULES: tuple[str, ...] = ("emulator.scenario.etcdsteps",)
+STEP_MODULES: tuple[str, ...] = ("emulator.scenario.etcdsteps", "emulator.scenario.partsteps")
 
 
 class StepContext(Protocol):
     """What a step runner may do with the run (implemented by the runner)."""
 
     seed: int
+    run: Path  # the run dir
 
     def set_phase(self, name: str) -> None: ...
     def wait(self, seconds: float) -> bool: ...  # False: the time limit or Ctrl-C ended it
@@ -36,6 +38,7 @@ class StepContext(Protocol):
     def stop_workload(self) -> None: ...
     def final_reads(self, timeout: float) -> None: ...
     def note(self, text: str) -> None: ...
+    def record(self, type_: str, **fields: Any) -> None: ...  # a line in history.jsonl
 
 
 Reader = Callable[[YNode, ProblemLog, Sequence[str]], Any]
@@ -53,8 +56,9 @@ class StepKind:
 
 STEP_KINDS: dict[str, StepKind] = {}
 
-# Conditions for ``wait-for``: status report → met?  Also a registry, for later parts.
-Condition = Callable[[dict[str, Any]], bool]
+# Conditions for ``wait-for``: (status report, the condition's value or None) → met?
+# Also a registry, for later parts.
+Condition = Callable[[dict[str, Any], Any], bool]
 CONDITIONS: dict[str, Condition] = {}
 
 

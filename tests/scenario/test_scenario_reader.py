@@ -114,3 +114,34 @@ def test_run_py_run_exits_2_on_a_bad_scenario(tmp_path):
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 2
     assert "bad.yaml:10: workload.rate:" in proc.stderr
+
+
+def test_update_and_fleet_steps_are_read_from_the_registry():
+    text = GOOD.replace(
+        "  - final-reads\n",
+        "  - publish-release: {version: 1.1.0, broken-boot: true}\n"
+        "  - wait-for: {condition: all-on-version, value: 1.1.0, timeout: 60s}\n"
+        "  - fleet-start: [configs/units/hello@.service]\n  - final-reads\n",
+    )
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(REPO)  # unit file paths are read from the working directory
+    try:
+        steps = parse(text).steps
+    finally:
+        os.chdir(cwd)
+    release, wait, fleet = steps[3], steps[4], steps[5]
+    assert (release.params.version, release.params.fault) == ("1.1.0", "broken-boot")
+    assert (wait.params.condition, wait.params.value) == ("all-on-version", "1.1.0")
+    assert fleet.params == ("configs/units/hello@.service",)
+
+
+def test_a_release_needs_a_version_and_one_fault_at_most():
+    found = problems(GOOD.replace(
+        "  - final-reads\n",
+        "  - publish-release: {channel: stable}\n"
+        "  - publish-release: {version: 2.0.0, corrupt: true, bad-signature: true}\n",
+    ))  # fmt: skip
+    assert any(":22:" in p and "'version' is required" in p for p in found), found
+    assert any(":23:" in p and "at most one of" in p for p in found), found
