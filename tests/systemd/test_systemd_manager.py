@@ -216,3 +216,43 @@ def test_docker_lines_run_the_emulated_cli_and_keep_the_real_argv(systemd):
     wait_state(systemd, "d.service", ("failed", "failed"))  # no daemon in this test: docker's error
     journal = "\n".join(systemd.journal("d.service"))
     assert "docker[" in journal and "Cannot connect to the Docker daemon" in journal
+
+
+NODE_SCRIPT = """
+import sys, time
+from pathlib import Path
+from actors.docker.daemon import DockerDaemon
+from actors.systemd import SystemdManager
+root = Path(sys.argv[1])
+docker = DockerDaemon(root / "docker", "core-01", "127.0.62.20")
+m = SystemdManager(root, "core-01", extra_env=docker.client_env())
+m.load("shell.service", "[Service]\\nExecStart=/bin/sh -c 'sleep 300 & sleep 300 & wait'\\n")
+m.load("box.service", "[Service]\\nExecStart=/usr/bin/docker run --rm busybox sh -c 'sleep 300 & wait'\\n")
+m.start("shell.service")
+m.start("box.service")
+while not all(m.status(u).active_state == "active" for u in ("shell.service", "box.service")):
+    time.sleep(0.02)
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def test_everything_dies_with_a_sigkilled_node(tmp_path):
+    """Unit processes, their children and containers go even when the node gets no say."""
+    import signal
+    import subprocess
+    import sys
+
+    node = subprocess.Popen(
+        [sys.executable, "-c", NODE_SCRIPT, str(tmp_path / "node")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert node.stdout.readline() == "ready\n"
+        # shell + 2 sleeps + their guard; docker CLI + guard; container sh + sleep + guard
+        wait_until(lambda: len(procs_under(tmp_path)) >= 8, what="the unit and container processes")
+    finally:
+        node.send_signal(signal.SIGKILL)
+        node.wait()
+    wait_until(lambda: not procs_under(tmp_path), timeout=10, what="every child of the node to die")
