@@ -8,7 +8,8 @@ I/O; at most one action is outstanding at a time.
 
 * After every boot, with a strategy that uses etcd, the machine first releases a lock it still
   holds (locksmithd's "unlock held locks on startup") — but only once the boot is healthy: etcd
-  answers and update_engine has marked the boot good, or a short healthy period has passed. Until
+  answers and update_engine has marked the boot good (or, with no update_engine on the node, a
+  short healthy period has passed). Until
   then a rebooted machine keeps the lock, so a broken boot that falls back still blocks the next
   machine until this one is back on its feet.
 * On UPDATE_STATUS_UPDATED_NEED_REBOOT: ``off`` waits forever; ``reboot`` reboots at once;
@@ -54,7 +55,8 @@ class LocksmithCore:
     strategy: RebootStrategy
     window: RebootWindow | None
     started: float  # monotonic time of this boot
-    healthy_period_s: float = 3.0
+    healthy_period_s: float = 3.0  # with no update_engine to say the boot is good
+    needs_boot_good: bool = False  # an update_engine runs: wait for it to mark the boot good
     lock_retry_s: float = 1.0  # semaphore full: try again this often
     backoff_max_s: float = 8.0  # etcd errors: 1, 2, 4 … up to this
 
@@ -91,6 +93,8 @@ class LocksmithCore:
         return self.strategy in (RebootStrategy.ETCD_LOCK, RebootStrategy.BEST_EFFORT)
 
     def healthy(self, mono: float) -> bool:
+        if self.needs_boot_good:
+            return self.etcd_ok and self.boot_good
         return self.etcd_ok and (self.boot_good or mono - self.started >= self.healthy_period_s)
 
     def _must_release_first(self) -> bool:

@@ -37,7 +37,13 @@ def start_locksmith(node: Any) -> LocksmithPart:
     except WindowError as exc:  # the config check refuses these; keep running without a window
         log.error("locksmith.bad_window", error=str(exc))
         window = None
-    core = LocksmithCore(cc.update.reboot_strategy, window, started=time.monotonic())
+    update_engine = getattr(node, "update_engine", None)
+    core = LocksmithCore(
+        cc.update.reboot_strategy,
+        window,
+        started=time.monotonic(),
+        needs_boot_good=update_engine is not None,
+    )
     lock = None
     if core.uses_etcd:
         endpoints = [e.strip() for e in (cc.locksmith.endpoint or "").split(",") if e.strip()]
@@ -47,7 +53,7 @@ def start_locksmith(node: Any) -> LocksmithPart:
         node.ctx,
         core,
         lock,
-        getattr(node, "update_engine", None),
+        update_engine,
         lambda: node.request_stop(REBOOT_EXIT_CODE),
         cc.locksmith.group,
     )

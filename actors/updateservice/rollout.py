@@ -7,12 +7,13 @@ update and its group's release is newer than what it runs, the group's *policy* 
 * ``updates_enabled`` false, or the rollout ``stopped`` by safe mode: no update (on hold);
 * at most ``max_updates_per_period`` grants in the group within any ``period``;
 * a machine that failed a version is never offered that version again;
+* safe mode: one machine of the group updates at a time (from its grant until it reports the new
+  version running), and the first failure stops the group's rollout (CoreUpdate/Nebraska);
 * a grant still in progress is offered again (the same answer), so a node that restarts its
   download is not counted twice; after ``update_timeout`` it no longer counts as in progress.
 
 Events move the instance along: 13 download started, 14 finished, 3 success (installed, or —
-once the node reports the granted version — complete), 3 with errorcode (error). With safe mode
-the first error stops the group's rollout until an operator resumes it. A node that rebooted
+once the node reports the granted version — complete), 3 with errorcode (error). A node that rebooted
 (new boot id) after installing but still runs the old version rolled back: an error too, even
 if it never said so.
 
@@ -230,6 +231,21 @@ def _failed(state: ServiceState, inst: Instance, code: int | None, now: float, w
         state.note(now, "group.stopped", group=group.name, why=group.stopped)
 
 
+def _updating(
+    state: ServiceState, group: str, other_than: str, now: float, timeout: float
+) -> list[str]:
+    """Machines of ``group`` with a grant in progress (not complete, failed or timed out)."""
+    return sorted(
+        i.machine_id
+        for i in state.instances.values()
+        if i.group == group
+        and i.machine_id != other_than
+        and i.status in IN_PROGRESS
+        and i.granted_at is not None
+        and now - i.granted_at < timeout
+    )
+
+
 def _update_check(
     state: ServiceState, inst: Instance, now: float, package_for: PackageFor
 ) -> tuple[Update | None, Decision]:
@@ -259,6 +275,9 @@ def _update_check(
             return no("updates disabled for the group", hold=True)
         if group.stopped:
             return no(group.stopped, hold=True)
+        busy = _updating(state, group.name, inst.machine_id, now, group.update_timeout_s)
+        if group.safe_mode and busy:
+            return no(f"safe mode: one update at a time ({busy[0][:12]} is updating)", hold=True)
         recent = [g for g in state.grants if g.group == group.name and now - g.at < group.period_s]
         if len(recent) >= group.max_updates_per_period:
             return no(

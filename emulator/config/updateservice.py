@@ -10,7 +10,7 @@
           updates-enabled: true
           max-updates-per-period: 2  # grants per period in this group
           period: 1h
-          safe-mode: true            # the first failed update stops the group's rollout
+          safe-mode: true            # one machine at a time; the first failure stops the rollout
           update-timeout: 1h         # a grant not completed by then no longer counts as running
         canary: {channel: beta}      # a group of its own: nodes join it with coreos.update.group
 

@@ -164,3 +164,11 @@ def test_update_status_going_back_to_idle_cancels_the_wish():
     c.done(Action.TAKE_LOCK, Outcome.REFUSED, 6.0, "semaphore is at 0")
     c.observe_update("UPDATE_STATUS_IDLE")
     assert c.next_action(10.0, NOON) is None
+
+
+def test_with_an_update_engine_the_release_waits_for_the_boot_marked_good():
+    c = LocksmithCore(S.ETCD_LOCK, None, started=0.0, healthy_period_s=3.0, needs_boot_good=True)
+    c.observe_etcd(True, holding=True)
+    assert c.next_action(100.0, NOON) is None  # a new image not yet proven: keep the lock
+    c.observe_boot_good()
+    assert c.next_action(100.0, NOON) is Action.RELEASE_HELD

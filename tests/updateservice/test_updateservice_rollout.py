@@ -73,7 +73,7 @@ def test_unknown_application_is_an_omaha_error():
 
 
 def test_max_updates_per_period_holds_the_rest_back_until_the_period_passes():
-    st = state(max_updates_per_period=1, period_s=60.0)
+    st = state(max_updates_per_period=1, period_s=60.0, safe_mode=False)
     rollout.publish(st, "stable", "1.1.0", 0.0)
     assert ask(st, "m1", now=10.0)[0].update_status == "ok"
     resp, decision = ask(st, "m2", now=20.0)
@@ -262,3 +262,23 @@ def test_app_id_case_does_not_matter():
     st = state()
     req = Request("1.0.0", "stable", "m1", "b1", app_id=APP_ID.upper())
     assert rollout.handle_request(st, req, 1.0, package_for)[0].app_status == "ok"
+
+
+def test_safe_mode_updates_one_machine_at_a_time():
+    st = state(safe_mode=True)
+    rollout.publish(st, "stable", "1.1.0", 0.0)
+    assert ask(st, "m1", now=1.0)[0].update_status == "ok"
+    resp, decision = ask(st, "m2", now=2.0)
+    assert resp.update_status == "noupdate" and "one update at a time" in decision.reason
+    ask(st, "m1", now=3.0, check=False, events=[Event(3, 1)])  # installed: still updating
+    assert ask(st, "m2", now=4.0)[0].update_status == "noupdate"
+    ask(st, "m1", version="1.1.0", boot="b2", now=5.0)  # rebooted into it: done
+    assert ask(st, "m2", now=6.0)[0].update_status == "ok"
+
+
+def test_safe_mode_does_not_wait_for_a_timed_out_grant():
+    st = state(safe_mode=True, update_timeout_s=10.0)
+    rollout.publish(st, "stable", "1.1.0", 0.0)
+    ask(st, "m1", now=1.0)
+    assert ask(st, "m2", now=5.0)[0].update_status == "noupdate"
+    assert ask(st, "m2", now=12.0)[0].update_status == "ok"
