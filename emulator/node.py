@@ -37,6 +37,7 @@ REBOOT_EXIT_CODE = 100
 # reaches etcd over the node's own v2 HTTP API (``node.spec.client_url``), as the real daemons do.
 PARTS: tuple[str, ...] = (
     "actors.systemd.part:start_systemd",
+    "actors.fleet.part:start_fleet",
     "actors.update.part:start_update_engine",
     "actors.locksmith.part:start_locksmith",
 )
