@@ -25,6 +25,7 @@ CHECKER_MODULES: tuple[str, ...] = (
     "emulator.checkers.raftlogs",
     "emulator.checkers.processes",
     "emulator.checkers.updates",
+    "emulator.checkers.fleet",
 )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from emulator.config import yamlsource as ys
 from emulator.config.yamlsource import Kind, ProblemLog, YNode
-from emulator.scenario.steps import StepContext, condition, register
+from emulator.scenario.steps import StepContext, condition, read_nothing, register
 
 CHANNELS = ("alpha", "beta", "stable")
 RELEASE_FAULTS = ("broken-boot", "bad-signature", "corrupt")
@@ -64,14 +64,20 @@ def read_units(node: YNode, log: ProblemLog, names: Sequence[str]) -> tuple[str,
     except ValueError as exc:
         log.error(getattr(exc, "where", None) or node, str(exc))
         return None
-    missing = [p for p in paths if not Path(p).is_file()]
+    missing = [p for p in paths if not Path(p).is_file() and not _template(Path(p)).is_file()]
     if missing:
         log.error(node, f"no unit file at {', '.join(missing)}")
         return None
     return tuple(paths)
 
 
-@register("fleet-start", read_units, "fleetctl start these unit files")
+def _template(path: Path) -> Path:
+    """``hello@1.service`` → ``hello@.service``: fleetctl starts instances of a template."""
+    stem, at, rest = path.name.partition("@")
+    return path.with_name(f"{stem}@{Path(rest).suffix}") if at else path
+
+
+@register("fleet-start", read_units, "fleetctl start these unit files (or template instances)")
 def run_fleet_start(ctx: StepContext, paths: tuple[str, ...]) -> None:
     from emulator.fleetctl import main as fleetctl
 
@@ -91,3 +97,50 @@ def all_on_version(report: dict[str, Any], version: Any) -> bool:
     return bool(nodes) and all(
         n.get("state") == "up" and str(n.get("version")) == str(version) for n in nodes
     )
+
+
+def _fleet(ctx: StepContext) -> Any:
+    from actors.fleet.client import FleetClient
+    from actors.fleet.registry import Registry
+    from emulator.etcdctl_client import V2Client
+
+    urls = list(ctx.urls().values())
+    return FleetClient(Registry(V2Client(urls, timeout=3)))
+
+
+@register("fleet-snapshot", read_nothing, "record fleet's units, machines and states", bare=True)
+def run_fleet_snapshot(ctx: StepContext, _: None) -> None:
+    ctx.set_phase("fleet snapshot")
+    try:
+        client = _fleet(ctx)
+        snap = client.snapshot()
+        record = {"units": client.units(snap), "machines": client.machines(snap),
+                  "states": client.unit_states(snap)}  # fmt: skip
+    except Exception as exc:  # etcd unreachable: the checker says unknown
+        ctx.note(f"fleet-snapshot: {type(exc).__name__}: {exc}")
+        return
+    ctx.record("fleet", event="snapshot", **record)
+
+
+def read_unit_name(node: YNode, log: ProblemLog, names: Sequence[str]) -> str | None:
+    try:
+        return ys.nonempty(ys.text(node))
+    except ValueError as exc:
+        log.error(node, str(exc))
+        return None
+
+
+@register("kill-unit-host", read_unit_name, "kill the node a fleet unit runs on (for good)")
+def run_kill_unit_host(ctx: StepContext, unit: str) -> None:
+    from emulator.release import node_names
+
+    try:
+        info = _fleet(ctx).unit(unit)
+    except Exception as exc:
+        ctx.note(f"kill-unit-host {unit}: {type(exc).__name__}: {exc}")
+        return
+    node = node_names(ctx.run).get((info or {}).get("machineID", ""))
+    if node is None:
+        ctx.note(f"kill-unit-host: {unit} is not scheduled on a known machine")
+        return
+    ctx.fault({"kill": node}, None)

@@ -112,6 +112,9 @@ class ScenarioRun:
         if missing:
             self.note(f"final reads: {missing} key(s) never answered")
 
+    def urls(self) -> dict[str, str]:
+        return dict(self.scenario.client_urls)
+
     def record(self, type_: str, **fields: Any) -> None:
         self.history.record(type_, **fields)
 

@@ -39,6 +39,7 @@ class StepContext(Protocol):
     def final_reads(self, timeout: float) -> None: ...
     def note(self, text: str) -> None: ...
     def record(self, type_: str, **fields: Any) -> None: ...  # a line in history.jsonl
+    def urls(self) -> dict[str, str]: ...  # node -> etcd client URL
 
 
 Reader = Callable[[YNode, ProblemLog, Sequence[str]], Any]
