@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     return finish(Path(run_dir), progress, time.monotonic() - started)
 
 
-def finish(run_dir: Path, progress: Progress, elapsed: float) -> int:
+def finish(run_dir: Path, progress: Progress, elapsed: float | None) -> int:
     results, verdicts = check_run(run_dir)
     try:
         from emulator.report import write_report

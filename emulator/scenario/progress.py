@@ -65,7 +65,7 @@ class Progress:
         )
 
 
-def summary_table(results: dict[str, Any], elapsed: float) -> Table:
+def summary_table(results: dict[str, Any], elapsed: float | None) -> Table:
     valid = results["valid"]
     word = {True: "[green]valid[/green]", False: "[red]INVALID[/red]"}.get(
         valid, "[yellow]unknown[/yellow]"
@@ -73,7 +73,8 @@ def summary_table(results: dict[str, Any], elapsed: float) -> Table:
     ops = results.get("ops", {})
     table = Table(
         title=f"{results.get('scenario')} (seed {results.get('seed')}"
-        f"{', unsafe reads' if results.get('unsafe_reads') else ''}): {word} in {elapsed:.0f}s; "
+        f"{', unsafe reads' if results.get('unsafe_reads') else ''}): {word}"
+        f"{f' in {elapsed:.0f}s' if elapsed is not None else ''}; "
         f"ops {ops.get('total', 0)}: ok {ops.get('ok', 0)}, fail {ops.get('fail', 0)}, info {ops.get('info', 0)}",
         title_justify="left",
     )
