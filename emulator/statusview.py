@@ -76,6 +76,9 @@ def render(report: dict[str, Any]) -> Group:
     has_update = any("update_status" in n for n in report["nodes"])
     if has_update:
         columns += ["VERSION", "PART", "UPDATE"]
+    has_lock = any("lock_holder" in n for n in report["nodes"])
+    if has_lock:
+        columns += ["LOCK"]  # holds locksmith's reboot lock
     for col in columns:
         table.add_column(col, no_wrap=True)
     for node in report["nodes"]:
@@ -98,8 +101,13 @@ def render(report: dict[str, Any]) -> Group:
             row += _fleet_cells(node)
         if has_update:
             row += _update_cells(node)
+        if has_lock:
+            row.append(Text("held", style="yellow") if node.get("lock_holder") else "-")
         table.add_row(*row)
     parts: list[Any] = [table]
+    service = report.get("update_service")
+    if service:
+        parts.append(Text(f"update service: {service['url']} ({service['state']})", style="dim"))
     faults = report.get("active_faults") or []
     if faults:
         parts.append(
