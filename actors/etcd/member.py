@@ -425,8 +425,6 @@ class EtcdMember(NodeActor):
             self.log(
                 "raft.applied_mark", index=entry.index, term=entry.term, crc=zlib.crc32(entry.data)
             )
-        if entry.index % APPLIED_MARK_EVERY == 0:
-            self.log("raft.applied_mark", index=entry.index, term=entry.term, crc=zlib.crc32(entry.data))
         if entry.kind == EntryKind.CONF_CHANGE:
             self._conf_applied(entry)
         if entry.kind != EntryKind.NORMAL or not entry.data:
