@@ -27,7 +27,7 @@ NODE_LOG_EVENTS = (
 )
 
 
-def _jsonl(path: Path, keep=None) -> list[dict[str, Any]]:
+def read_jsonl(path: Path, keep=None) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     out = []
@@ -48,7 +48,7 @@ def load_run(run: Path) -> RunData:
     logs = {}
     if nodes_dir.is_dir():
         for d in sorted(nodes_dir.iterdir()):
-            logs[d.name] = _jsonl(d / "node.log", NODE_LOG_EVENTS)
+            logs[d.name] = read_jsonl(d / "node.log", NODE_LOG_EVENTS)
     scenario = (
         json.loads((run / SCENARIO_JSON).read_text()) if (run / SCENARIO_JSON).exists() else {}
     )
@@ -59,7 +59,7 @@ def load_run(run: Path) -> RunData:
         history=history,
         ops=ops_from_history(history),
         node_logs=logs,
-        status=_jsonl(run / STATUS_JSONL),
+        status=read_jsonl(run / STATUS_JSONL),
         leftover=leftover,
         scenario=scenario,
         options={"check_time_limit": scenario.get("check_time_limit_s", 30.0)},

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.checkers.ops import history_origin, read_history
-from emulator.checkers.rundata import STATUS_JSONL, _jsonl
+from emulator.checkers.rundata import STATUS_JSONL, read_jsonl
 from emulator.report import plots
 from emulator.report.timeline import (
     fault_periods,
@@ -56,7 +56,7 @@ def render(run: Path, results: dict[str, Any]) -> str:
     history = read_history(run / "history.jsonl") if (run / "history.jsonl").exists() else []
     origin = history_origin(history)
     end = run_span(history, origin)
-    samples = _jsonl(run / STATUS_JSONL)
+    samples = read_jsonl(run / STATUS_JSONL)
     faults = fault_periods(history, origin, end)
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(str(results.get('scenario')))}"
              f" — coreemu</title><style>{_CSS}</style></head><body>"]  # fmt: skip
