@@ -151,15 +151,19 @@ class Command:
             problem = check_schedulable(plans, snap)
             if problem:
                 raise Failed(f"Error creating units: {problem}; nothing was changed")
+        created = []
         for plan in plans:
             if plan.unit is not None:
                 for warning in self.client.create_unit(plan.name, plan.unit):
                     self.warn(f"WARNING: Unit {plan.name}: {warning}")
+                created.append(plan.name)
+        if self._wait(created, INACTIVE, 0):  # as fleetctl: each new unit reported inactive
+            raise Failed("Error creating units: One or more errors creating units")
         return [p.name for p in plans]
 
     def submit(self, ns: argparse.Namespace) -> int:
-        names = self._create(ns)
-        return self._wait(names, INACTIVE, 0, "submit")
+        self._create(ns)
+        return 0
 
     def load(self, ns: argparse.Namespace) -> int:
         return self._set_and_wait(self._create(ns), LOADED, ns, "load")
@@ -204,11 +208,12 @@ class Command:
             u = self.client.unit(name, snap)
             if u is None:
                 raise Failed(f"Error: unable to find unit {name}")
-            if u.get("desiredState") != state:
-                try:
-                    self.client.set_target_state(name, state)
-                except FleetError as exc:
-                    raise Failed(f"Error setting state of unit {name}: {exc.message}") from None
+            if u.get("desiredState") == state:
+                continue  # already asked for: fleetctl neither sets nor waits
+            try:
+                self.client.set_target_state(name, state)
+            except FleetError as exc:
+                raise Failed(f"Error setting state of unit {name}: {exc.message}") from None
             triggered.append(u)
         for u in triggered:
             if is_global(u):
@@ -219,9 +224,9 @@ class Command:
             for name in waiting:
                 self.say(f"Triggered unit {name} {verb}")
             return 0
-        return self._wait(waiting, state, ns.block_attempts, verb)
+        return self._wait(waiting, state, ns.block_attempts)
 
-    def _wait(self, names: list[str], state: str, attempts: int, verb: str) -> int:
+    def _wait(self, names: list[str], state: str, attempts: int) -> int:
         """Poll until each unit reports ``state`` (fleetctl's checkUnitState); 0 attempts: forever."""
         pending, tries = list(names), 0
         while pending:
@@ -229,8 +234,12 @@ class Command:
             machines = {m["id"]: m for m in self.client.machines(snap)}
             for name in list(pending):
                 u = self.client.unit(name, snap)
-                if u is not None and u.get("currentState", INACTIVE) == state:
-                    msg = f"Unit {name} {state}"
+                if u is None:
+                    continue
+                # a global unit has no current state: fleetctl waits for its desired state
+                key = "desiredState" if is_global(u) else "currentState"
+                if u.get(key, "") == state:
+                    msg = f"Unit {name} {u.get('currentState', '')}"
                     if u.get("machineID") in machines:
                         msg += f" on {machine_full_legend(u['machineID'], machines, False)}"
                     self.say(msg)
@@ -255,17 +264,19 @@ class Command:
         self.out.write(unit_text(unit))
         return 0
 
-    def _node_api(self, name: str) -> tuple[str, str]:
-        """(the API URL of the node running ``name``, its machine id)."""
+    def _machines_of(self, name: str, journal: bool) -> list[str]:
+        """The machines whose systemd runs ``name`` (every one for a global unit's status)."""
         u = self.client.unit(name)
         if u is None:
             raise Failed(f"Unit {name} does not exist.")
         if is_global(u):
-            raise Failed(f"Unable to retrieve journal of global unit {name}.")
-        mid = u.get("machineID") or ""
-        if not mid:
-            raise Failed(f"Unit {name} does not appear to be running.")
-        return node_api_url(self.run_arg, mid), mid
+            if journal:
+                raise Failed(f"Unable to retrieve journal of global unit {name}.")
+            return [st["machineID"] for st in self.client.unit_states(unit_name=name)]
+        if not u.get("machineID") or u.get("currentState") == INACTIVE:
+            word = "running" if journal else "loaded"
+            raise Failed(f"Unit {name} does not appear to be {word}.")
+        return [u["machineID"]]
 
     def _get(self, url: str) -> dict[str, Any]:
         try:
@@ -279,19 +290,22 @@ class Command:
         return body
 
     def status(self, ns: argparse.Namespace) -> int:
-        for i, arg in enumerate(ns.units):
+        first = True
+        for arg in ns.units:
             name = unit_name_mangle(arg)
-            base, _ = self._node_api(name)
-            st = self._get(f"{base}/coreemu/v1/status/{name}")
-            journal = self._get(f"{base}/coreemu/v1/journal/{name}?lines=10")["lines"]
-            if i:
-                self.say("")
-            self.out.write(systemctl_status(name, st, journal))
+            for mid in self._machines_of(name, journal=False):
+                base = node_api_url(self.run_arg, mid)
+                st = self._get(f"{base}/coreemu/v1/status/{name}")
+                journal = self._get(f"{base}/coreemu/v1/journal/{name}?lines=10")["lines"]
+                if not first:
+                    self.say("")
+                first = False
+                self.out.write(systemctl_status(name, st, journal))
         return 0
 
     def journal(self, ns: argparse.Namespace) -> int:
         name = unit_name_mangle(ns.units[0])
-        base, _ = self._node_api(name)
+        base = node_api_url(self.run_arg, self._machines_of(name, journal=True)[0])
         lines = self._get(f"{base}/coreemu/v1/journal/{name}?lines={max(ns.lines, 0)}")["lines"]
         for line in lines:
             self.say(line)

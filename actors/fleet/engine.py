@@ -96,6 +96,9 @@ class FleetEngine(NodeActor):
     def _lead(self, snap: Snapshot) -> None:
         me = self.ctx.machine_id
         started = self.ctx.clock.monotonic()
+        if self.lease is None and snap.lease is not None and snap.lease.machine_id == me:
+            # held by this machine before a restart: renew it, as fleet does
+            self.lease = snap.lease
         if self.lease is not None:
             renewed = self.registry.renew_lease(self.lease, self.lease_ttl)
             if renewed is None:
@@ -103,6 +106,7 @@ class FleetEngine(NodeActor):
             else:
                 self.lease = renewed
                 self.leader_until = started + self.lease_ttl
+                self.status.set_leader(me)
             return
         if snap.lease is None:
             got = self.registry.acquire_lease(me, self.lease_ttl)
