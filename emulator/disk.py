@@ -51,10 +51,6 @@ class DiskFaults:
     full: bool = False
     fail_fsync: bool = False
 
-    @property
-    def any(self) -> bool:
-        return self != NO_FAULTS
-
     def fsync_delay(self, rng: random.Random) -> float:
         """How long an fsync must take at least (0: no slow-disk fault)."""
         if self.slow_fsync_s <= 0 and self.jitter_s <= 0:
