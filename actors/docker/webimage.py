@@ -74,7 +74,11 @@ def serve(fd: int) -> ThreadingHTTPServer:
     return server
 
 
+_STOP = {signal.SIGTERM, signal.SIGINT}
+
+
 def main(argv: list[str]) -> int:
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP)  # before any thread starts: they inherit it
     image = os.environ.get("COREEMU_IMAGE", "web")
     if argv:
         print(f"{image}: command {' '.join(argv)!r} stands for the web server; serving", flush=True)
@@ -85,13 +89,9 @@ def main(argv: list[str]) -> int:
         print(f"{image}: listening on {where}", flush=True)
     if not servers:
         print(f"{image}: no port published; serving nothing reachable", flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    while not done.wait(1.0):  # signal handlers run between waits
-        pass
+    signal.sigwait(_STOP)  # blocked in every thread since main() began: it waits here
     for server in servers:
-        server.shutdown()
+        server.socket.close()  # no new connections; the process ends with its serving threads
     print(f"{image}: caught SIGTERM, shutting down", flush=True)
     return 0
 

@@ -63,6 +63,7 @@ class SystemdManager:
         clock: NodeClock | None = None,
         extra_env: Mapping[str, str] | None = None,
         log: Any = None,
+        clock_rate: Callable[[], float] | None = None,
     ):
         self.data_dir = Path(data_dir)
         self.units_dir = self.data_dir / "units"
@@ -71,6 +72,8 @@ class SystemdManager:
         self.journal_store = Journal(self.data_dir / "journal", host, clock or NodeClock())
         self._extra_env = dict(extra_env or {})
         self._log = log
+        # the node's clock rate (clock faults): its timers run that much faster, as its ticks do
+        self._rate = clock_rate or (lambda: 1.0)
         self._table = UnitTable()
         self._lock = threading.Lock()
         self._snapshot: dict[str, UnitStatus] = {}
@@ -276,7 +279,7 @@ class SystemdManager:
                 self._groups[name] = alive if effect.signal != signal.SIGKILL else set()
             elif isinstance(effect, ArmTimer):
                 self._seq += 1
-                deadline = time.monotonic() + effect.delay
+                deadline = time.monotonic() + effect.delay / max(self._rate(), 0.01)
                 heapq.heappush(self._timers, (deadline, self._seq, name, effect.token))
             elif isinstance(effect, Log):
                 self.journal_store.system(name, effect.message)

@@ -44,7 +44,12 @@ class SystemdPart:
         )
         host = node.spec.cloud_config.hostname or node.spec.name
         self.manager = SystemdManager(
-            node.data_dir, host, ctx.clock, extra_env=self.docker.client_env(), log=self.log
+            node.data_dir,
+            host,
+            ctx.clock,
+            extra_env=self.docker.client_env(),
+            log=self.log,
+            clock_rate=lambda: getattr(ctx.ticker, "rate", 1.0),
         )
         self.manager.subscribe(self._publish)
         self._done = threading.Event()

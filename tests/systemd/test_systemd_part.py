@@ -102,7 +102,9 @@ def booted(tmp_path):
         "network:\n  subnet: 127.0.62.0/24\nnodes: 1\n" + textwrap.dedent(UNITS)
     )
     log = _Log()
-    ctx = SimpleNamespace(actor_log=lambda actor: log, clock=NodeClock(), board=StatusBoard())
+    ctx = SimpleNamespace(
+        actor_log=lambda actor: log, clock=NodeClock(), board=StatusBoard(), ticker=None
+    )
     node = SimpleNamespace(
         cfg=cfg, spec=cfg.node("core-01"), ctx=ctx, data_dir=tmp_path / "core-01",
         etcd=object(), parts=[],
