@@ -272,6 +272,8 @@ class ServiceCore:
         if ok:
             if self._stop_requested:
                 self._log(f"Stopped {self.spec.label}.")
+            else:
+                self._log(f"{self.spec.name}: Succeeded.")
             self._set(Phase.DEAD)
         else:
             self._log(f"{self.spec.name}: Failed with result '{self.result}'.")

@@ -204,9 +204,9 @@ class SystemdManager:
             for name in list(self._table.cores):
                 self._apply(self._table.stop(name, now))
 
+        deadline = time.monotonic() + timeout
         self._call(stop_all)
         self.wait_idle(timeout)
-        deadline = time.monotonic() + timeout
         while self._busy and time.monotonic() < deadline:
             time.sleep(0.05)
         self._closed = True

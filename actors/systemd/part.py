@@ -118,8 +118,9 @@ class SystemdPart:
 
     def stop(self) -> None:
         self._done.set()
-        self.manager.close()
-        self.docker.close()
+        # within the supervisor's 5 s between SIGTERM and SIGKILL (and the guards cover a SIGKILL)
+        self.manager.close(timeout=2.5)
+        self.docker.close(timeout=1.5)
 
 
 def start_systemd(node: Any) -> SystemdPart:
