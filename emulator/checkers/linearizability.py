@@ -50,6 +50,10 @@ def check_linearizable(data: RunData) -> Verdict:
     details["counterexample_ops"] = [o.to_json() for o in small]
     details["around_ops"] = [o.to_json() for o in _around(data.ops, key, small)]
     lines = [o.describe() for o in small]
+    why = explain(small)
+    if why:
+        details["explanation"] = why
+        lines.append(why)
     return Verdict(
         "linearizable",
         False,
@@ -67,3 +71,25 @@ def _around(ops: list[Op], key: str, small: list[Op]) -> list[Op]:
     if not idx:
         return []
     return key_ops[max(0, min(idx) - AROUND) : max(idx) + AROUND + 1]
+
+
+def explain(ops: list[Op]) -> str:
+    """A sentence for the common shape: a read returned a value that an acknowledged write,
+    finished before the read began, had already replaced (a stale read)."""
+    for r in ops:
+        if r.f != "read" or r.complete is None:
+            continue
+        made = [p for p in ops if p.f in ("write", "cas") and _produces(p) == r.value]
+        for p in made:
+            for w in ops:
+                if (w is not p and w.f in ("write", "cas") and w.complete is not None
+                        and p.complete is not None and w.invoke > p.complete
+                        and w.complete < r.invoke):  # fmt: skip
+                    return (f"stale read: #{r.id} returned {r.value!r}, written by #{p.id}, but "
+                            f"#{w.id} had replaced it (done at {w.complete:.4f}s) before the "
+                            f"read began at {r.invoke:.4f}s")  # fmt: skip
+    return ""
+
+
+def _produces(op: Op) -> object:
+    return op.value[1] if op.f == "cas" else op.value

@@ -83,3 +83,9 @@ def test_run_py_check_recomputes_the_verdict(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "cannot be ordered" in proc.stdout
     assert (run / "report.html").exists()
+
+
+def test_a_stale_read_is_explained_in_words(tmp_path):
+    results, _ = check_run(make_run(tmp_path, stale=True))
+    why = results["checkers"]["linearizable"]["explanation"]
+    assert why.startswith("stale read: #3 returned 1, written by #1, but #2 had replaced it")
