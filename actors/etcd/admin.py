@@ -19,13 +19,13 @@ from urllib.parse import urlsplit
 
 from actors.etcd import v2api
 from actors.etcd.http1 import Request
-from actors.etcd.member import (
+from actors.etcd.raftstats import FollowerLatency
+from actors.etcd.requests import (
     ClientCall,
     ClientConfChange,
     ConfChangeOutcome,
     ConfChangeResult,
 )
-from actors.etcd.raftstats import FollowerLatency
 from actors.raft.entries import ConfChangeOp
 from actors.raft.ready import Role
 
@@ -216,7 +216,7 @@ class AdminRoutes:
 
     async def prometheus(self, request: Request) -> v2api.Response:
         def update(m: Any) -> None:  # on the member's thread, only when scraped
-            m.metrics.update(m, m.core.status())
+            self.metrics.update(m, m.core.status())
 
         await self._ask(lambda reply: ClientCall(update, reply))
         body, content_type = self.metrics.exposition()

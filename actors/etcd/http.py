@@ -26,7 +26,7 @@ from actors.etcd.admin import AdminRoutes
 from actors.etcd.errors import EtcdError
 from actors.etcd.http1 import Request
 from actors.etcd.httpserver import Exchange, HttpServer
-from actors.etcd.member import (
+from actors.etcd.requests import (
     ClientBatch,
     ClientRead,
     ClientWatch,

@@ -67,7 +67,7 @@ class MemberMetrics:
         self.leader_changes.set(c.leader_changes)
         self.committed.set(status.commit)
         self.applied.set(status.applied)
-        self.pending.set(len(member._writes))
+        self.pending.set(member.pending_writes)
         self.failed.set(c.proposals_failed)
         self.apply_lag.set(max(0, status.commit - status.applied))
 

@@ -123,7 +123,7 @@ def test_replay_does_not_depend_on_the_hash_seed(machine):
 
 
 def test_command_line_summary_and_exit_code(capsys):
-    assert main(["--seeds", "3", "--start", "10", "--ticks", "60"]) == 0
+    assert main(["--seeds", "3", "--start", "10", "--ticks", "60", "--state-machine", "kv"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1].startswith("3 seeds, 0 failures, ") and out[-1].endswith(" commits")
 
@@ -131,7 +131,7 @@ def test_command_line_summary_and_exit_code(capsys):
 def test_a_broken_core_is_caught_and_reported(monkeypatch, capsys):
     # votes regardless of the candidate's log: leader completeness must break somewhere
     monkeypatch.setattr(RaftLog, "is_up_to_date", lambda self, index, term: True)
-    assert main(["--seeds", "20", "--ticks", "150", "--trace"]) == 1
+    assert main(["--seeds", "20", "--ticks", "150", "--trace", "--state-machine", "kv"]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "FAILURE tick" in out
     assert " 0 failures" not in out.splitlines()[-1]

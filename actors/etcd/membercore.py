@@ -1,0 +1,398 @@
+"""The etcd member's logic, sans-IO: the one member core that the Pykka actor drives in a node and
+the simulator drives in virtual time (design: "One member, two drivers").
+
+Theory of operation. The core owns the Raft core and the v2 keyspace and is driven by four
+inputs: :meth:`tick` (one heartbeat interval), :meth:`step` (a Raft message from a peer),
+:meth:`handle` (a client request carrying its ``reply`` callback) and :meth:`ready`, which runs
+the Ready cycle — persist (one fsync for the whole batch), send, apply, answer. The driver calls
+``ready`` when it likes: the actor once its inbox is empty (group commit), the simulator after
+every input. Where it is safe a leader sends before its fsync and already-durable entries are
+applied before it (:mod:`actors.etcd.readyorder` says when).
+
+A write is stamped with a request id and proposed; whichever member applies the entry answers the
+waiting client if the id is its own. Quorum reads go through ReadIndex (or the log, or nowhere: see
+:class:`~actors.etcd.requests.MemberSettings`); plain reads are served from the local keyspace, as
+etcd's v2 API does. When the leader changes, writes and reads in flight are answered at once with
+etcd's indeterminate "leader changed" error. TTL expiry is driven by the leader, which proposes a
+SYNC with its clock; every member expires the same keys at the same index.
+
+Ports, all handed in: ``wal`` and ``snaps`` (the WAL and snapshot files, on whatever disk the
+driver chose), ``send(msg)`` for Raft messages, ``clock`` (``monotonic()`` for request deadlines,
+``time_ns()`` for TTL stamps), ``log(event, **fields)``, and an optional ``observer`` that sees
+each Ready once persisted and each entry as applied (the simulator's checkers).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from actors.etcd import v2api
+from actors.etcd.commands import V2Request
+from actors.etcd.errors import EtcdError
+from actors.etcd.membership import MembershipChanges
+from actors.etcd.raftstats import RaftStats
+from actors.etcd.readyorder import ready_order
+from actors.etcd.requests import (
+    ClientCall,
+    ClientConfChange,
+    ClientRead,
+    ClientWatch,
+    ClientWrite,
+    MemberSettings,
+    Reply,
+    WatchStarted,
+    new_request_id,
+)
+from actors.etcd.store import ApplyResult, KeyStore
+from actors.raft.core import RaftCore
+from actors.raft.entries import Entry, EntryKind
+from actors.raft.ready import RaftConfig, Ready, Role
+from emulator import wire
+
+REQUEST_TIMEOUT_S = 5.0
+SYNC_INTERVAL_S = 0.5
+APPLIED_MARK_EVERY = 25  # log every 25th applied entry: checkers compare them across nodes
+
+
+class MemberClock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def time_ns(self) -> int: ...
+
+
+class MemberObserver(Protocol):
+    def persisted(self, rd: Ready) -> None: ...
+
+    def applied(self, entry: Entry, request: V2Request | None) -> None: ...
+
+
+@dataclass
+class _Pending:
+    reply: Reply
+    deadline: float
+    read: Any = None
+    no_value: bool = False
+    data: bytes = b""  # a write's packed request, as proposed
+
+
+@dataclass
+class MemberCounters:
+    proposals_failed: int = 0
+    leader_changes: int = 0
+    applied: int = 0
+
+
+class MemberCore:
+    def __init__(
+        self,
+        node: str,
+        settings: MemberSettings,
+        *,
+        wal: Any,
+        recovered: Any,
+        snaps: Any,
+        rng: Any,
+        send: Callable[[Any], None],
+        clock: MemberClock,
+        log: Callable[..., None],
+        observer: MemberObserver | None = None,
+        new_id: Callable[[], str] = new_request_id,
+        raft_knobs: dict[str, Any] | None = None,
+    ):
+        self.node = node
+        self.settings = s = settings
+        self.wal, self.snaps = wal, snaps
+        self._send, self.clock, self.log = send, clock, log
+        self.observer = observer
+        self._new_id = new_id
+        snapshot = snaps.load_newest()
+        self.store = KeyStore()
+        if snapshot is not None:
+            self.store.restore(snapshot.data)
+        entries = [e for e in recovered.entries if snapshot is None or e.index > snapshot.index]
+        self._durable_state = recovered.hard_state
+        config = RaftConfig(
+            id=node,
+            election_ticks=max(2, round(s.election_ms / s.heartbeat_ms)),
+            heartbeat_ticks=1,
+            **(raft_knobs or {}),
+        )
+        self.core = RaftCore(
+            config,
+            s.voters,
+            rng,
+            hard_state=recovered.hard_state,
+            snapshot=snapshot,
+            entries=entries,
+        )
+        self._snap_index = snapshot.index if snapshot else 0
+        self.counters = MemberCounters()
+        self.stats = RaftStats()
+        self._writes: dict[str, _Pending] = {}
+        self._proposed: dict[bytes, V2Request] = {}  # packed -> request, for writes proposed here
+        self._reads: dict[bytes, _Pending] = {}
+        self._read_waits: list[tuple[int, _Pending]] = []  # ReadIndex answered, waiting to apply
+        self.membership = MembershipChanges(self.core, new_id, log)
+        self._last_sync = float("-inf")
+        self._leader: str | None = None
+        self.started = clock.time_ns() / 1e9
+        self.leader_since = self.started  # when this member learned of the current leader
+        log(
+            "member.recovered",
+            snapshot_index=self._snap_index,
+            entries=len(entries),
+            term=recovered.hard_state.term if recovered.hard_state else 0,
+        )
+
+    # --- inputs ------------------------------------------------------------------------------
+    def tick(self) -> None:
+        self.core.tick()
+        now = self.clock.monotonic()
+        if self.core.role is Role.LEADER and now - self._last_sync >= SYNC_INTERVAL_S:
+            self._last_sync = now
+            if self.store.has_expiring_keys():
+                self.core.propose(wire.pack(V2Request.sync(self.clock.time_ns())))
+        self._expire_pending(now)
+        self.membership.tick(now)
+
+    def step(self, msg: Any) -> None:
+        self.stats.received(msg, self.clock.monotonic())
+        self.core.step(msg)
+
+    def handle(self, message: Any) -> bool:
+        """Take one client request; False if ``message`` is not one."""
+        if isinstance(message, ClientWrite):
+            self._propose(message)
+        elif isinstance(message, ClientRead):
+            self._read(message)
+        elif isinstance(message, ClientWatch):
+            self._watch(message)
+        elif isinstance(message, ClientCall):
+            message.reply(message.fn(self))
+        elif isinstance(message, ClientConfChange):
+            self.membership.propose(message, self.clock.monotonic() + REQUEST_TIMEOUT_S)
+        else:
+            return False
+        return True
+
+    def ready(self) -> None:
+        """Run the Ready cycle until the Raft core has nothing left to hand out."""
+        while self.core.has_ready():
+            self._handle_ready(self.core.ready())
+
+    # --- client requests -----------------------------------------------------------------------
+    def _render(
+        self, result: Any, etcd_index: int | None = None, no_value: bool = False
+    ) -> v2api.Response:
+        if isinstance(result, EtcdError):
+            return v2api.render_error(result)
+        return v2api.render_event(
+            result,
+            etcd_index=self.store.index if etcd_index is None else etcd_index,
+            raft_index=self.core.log.committed,
+            raft_term=self.core.term,
+            no_value_on_success=no_value,
+        )
+
+    def _propose(self, msg: ClientWrite) -> None:
+        req = msg.request
+        data = wire.pack(req)
+        if not self.core.propose(data):
+            self.counters.proposals_failed += 1
+            msg.reply(self._render(EtcdError.leader_election(self.store.index)))
+            return
+        self._proposed[data] = req  # applying it here needs no decoding
+        deadline = self.clock.monotonic() + REQUEST_TIMEOUT_S
+        self._writes[req.id] = _Pending(
+            msg.reply, deadline, no_value=msg.no_value_on_success, data=data
+        )
+
+    def _local_get(self, read: Any) -> v2api.Response:
+        got = self.store.get(read.path, read.recursive, read.sorted, self.clock.time_ns())
+        return self._render(got)
+
+    def _read(self, msg: ClientRead) -> None:
+        read = msg.read
+        if not read.quorum or self.settings.unsafe_reads:
+            msg.reply(self._local_get(read))
+            return
+        if self.settings.quorum_reads_via_log:  # etcd 3.4's v2 QGET: a GET through the log
+            stamped = read.stamped(self._new_id(), self.clock.time_ns())
+            self._propose(ClientWrite(stamped, False, msg.reply))
+            return
+        ctx = self._new_id().encode()
+        if not self.core.read_index(ctx):
+            msg.reply(self._render(EtcdError.leader_election(self.store.index)))
+            return
+        deadline = self.clock.monotonic() + REQUEST_TIMEOUT_S
+        self._reads[ctx] = _Pending(msg.reply, deadline, read)
+
+    def _watch(self, msg: ClientWatch) -> None:
+        w = msg.watch
+        st = self.core.status()
+        watcher = self.store.watch(
+            w.path, w.recursive, w.stream, w.wait_index, msg.sink, msg.cancelled
+        )
+        if isinstance(watcher, EtcdError):
+            msg.started(
+                WatchStarted(v2api.render_error(watcher), (), self.store.index, st.commit, st.term)
+            )
+            return
+        msg.started(WatchStarted(None, watcher.events, watcher.start_index, st.commit, st.term))
+
+    def _fail_in_flight(self) -> None:
+        """The leader changed: proposals and ReadIndex requests sent to the old one may be lost
+        with it. Answer them now with etcd's indeterminate error (as for a timeout: the write may
+        still commit) so clients retry at once instead of waiting out the request timeout."""
+        error = EtcdError.timeout(self.store.index, "etcdserver: leader changed")
+        for pending in [*self._writes.values(), *self._reads.values()]:
+            pending.reply(self._render(error))
+        self.counters.proposals_failed += len(self._writes)
+        self._writes.clear()
+        self._reads.clear()
+
+    def _expire_pending(self, now: float) -> None:
+        for key, pending in list(self._writes.items()):
+            if pending.deadline <= now:
+                del self._writes[key]
+                self._proposed.pop(pending.data, None)
+                self.counters.proposals_failed += 1
+                pending.reply(self._render(EtcdError.timeout(self.store.index)))
+        for key, pending in list(self._reads.items()):
+            if pending.deadline <= now:
+                del self._reads[key]
+                pending.reply(self._render(EtcdError.timeout(self.store.index)))
+        self.store.prune_watchers()
+
+    # --- the Ready cycle ---------------------------------------------------------------------
+    def _handle_ready(self, rd: Ready) -> None:
+        if rd.snapshot is not None:
+            self.snaps.save(rd.snapshot)
+            self.wal.mark_snapshot(rd.snapshot.index, rd.snapshot.term)
+        order = ready_order(
+            rd,
+            leader=self.core.role is Role.LEADER,
+            durable=self._durable_state,
+            durable_last_index=self.wal.last_index,
+        )
+        if order.send_first:
+            self._send_all(rd.messages)
+        if order.apply_first:
+            for entry in rd.committed_entries:
+                self._apply(entry)
+        if rd.entries or rd.hard_state is not None:
+            self.wal.append(rd.entries, rd.hard_state)  # the WAL times its fsync (on_fsync)
+            if rd.hard_state is not None:
+                self._durable_state = rd.hard_state
+        if self.observer is not None:
+            self.observer.persisted(rd)
+        self._after_persist(rd)
+        if not order.send_first:
+            self._send_all(rd.messages)
+        if rd.snapshot is not None:
+            self.store.restore(rd.snapshot.data)
+            self._snap_index = rd.snapshot.index
+            self.log("member.snapshot_installed", index=rd.snapshot.index, term=rd.snapshot.term)
+        if not order.apply_first:
+            for entry in rd.committed_entries:
+                self._apply(entry)
+        self.core.advance(rd)
+        if rd.soft_state is not None and rd.soft_state.leader != self._leader:
+            self._leader = rd.soft_state.leader
+            self.leader_since = self.clock.time_ns() / 1e9
+            self.counters.leader_changes += 1
+            self.log(
+                "raft.leader_changed",
+                leader=self._leader,
+                term=self.core.term,
+                role=rd.soft_state.role.value,
+            )
+            if rd.soft_state.role is Role.LEADER:
+                self.stats.became_leader()
+            self._fail_in_flight()
+        for rs in rd.read_states:
+            pending = self._reads.pop(rs.ctx, None)
+            if pending is not None:
+                self._read_waits.append((rs.index, pending))
+        self._serve_reads()
+        self._maybe_snapshot()
+
+    def _after_persist(self, rd: Ready) -> None:
+        """A seam for the simulator's deliberately broken variants; nothing to do here."""
+
+    def _send_all(self, messages: tuple[Any, ...]) -> None:
+        now = self.clock.monotonic()
+        for m in messages:
+            self.stats.sent(m, now)
+            self._send(m)
+
+    def _apply(self, entry: Any) -> None:
+        self.counters.applied += 1
+        if entry.index % APPLIED_MARK_EVERY == 0:
+            self.log(
+                "raft.applied_mark", index=entry.index, term=entry.term, crc=zlib.crc32(entry.data)
+            )
+        if entry.kind == EntryKind.CONF_CHANGE:
+            self.membership.applied(entry)
+        if entry.kind != EntryKind.NORMAL or not entry.data:
+            if self.observer is not None:
+                self.observer.applied(entry, None)
+            return  # conf changes are applied by the core; b"" is a new leader's no-op
+        req = self._proposed.pop(entry.data, None)
+        try:
+            if req is None:
+                req = wire.unpack(entry.data)
+        except wire.WireError as exc:
+            self.log.error("apply.bad_entry", index=entry.index, error=str(exc))
+            return
+        if not isinstance(req, V2Request):
+            self.log.error(
+                "apply.bad_entry", index=entry.index, error=f"not a request: {type(req).__name__}"
+            )
+            return
+        result: ApplyResult = self.store.apply(req, entry.index)
+        if self.observer is not None:
+            self.observer.applied(entry, req)
+        pending = self._writes.pop(req.id, None)
+        if pending is not None:
+            pending.reply(self._render(result.result, result.etcd_index, pending.no_value))
+        for sink, event in result.notifications:
+            if callable(sink):
+                sink(event)
+
+    def _serve_reads(self) -> None:
+        if not self._read_waits:
+            return
+        applied = self.core.log.applied
+        still = []
+        for index, pending in self._read_waits:
+            if index <= applied:
+                pending.reply(self._local_get(pending.read))
+            else:
+                still.append((index, pending))
+        self._read_waits = still
+
+    def _maybe_snapshot(self) -> None:
+        applied = self.core.log.applied
+        if applied - self._snap_index < self.settings.snapshot_count:
+            return
+        snap = self.core.make_snapshot(self.store.snapshot())
+        self.snaps.save(snap)
+        self.wal.mark_snapshot(snap.index, snap.term)
+        self.core.compact(snap)
+        self.wal.release_to(snap.index)
+        self.snaps.purge()
+        self._snap_index = snap.index
+        self.log("member.snapshot", index=snap.index, term=snap.term)
+
+    def watch_voters(self, listener: Callable[[tuple[str, ...]], None]) -> tuple[str, ...]:
+        """Call ``listener(voters)`` (on the driver's thread) whenever the voters change, from
+        the next tick on; returns the voters now. For ``ClientCall``."""
+        return self.membership.watch_voters(listener)
+
+    @property
+    def pending_writes(self) -> int:
+        return len(self._writes)

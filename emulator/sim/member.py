@@ -1,0 +1,213 @@
+"""One simulated etcd member: the shipping :class:`~actors.etcd.membercore.MemberCore` on the shipping
+WAL and snapshot files, over a simulated disk (:class:`~emulator.simdisk.SimDisk`).
+
+``crash`` is a power cut: the disk drops what was not fsynced (a torn tail at a random byte) and
+the core, its requests in flight and its outbox are gone; ``start`` reopens the WAL and snapshots
+from what survived, exactly as a restarted node does. A crash may also strike *during* an fsync
+(:class:`CrashingDisk`), leaving the batch being written torn on disk while the leader may already
+have sent it (send-before-fsync). A failed fsync makes the WAL refuse further writes and the
+member stops, as a node's does; the simulator then restarts it on a healthy disk.
+
+The :class:`MemberProbe` passes each persisted Ready and each applied entry to the Raft safety
+checker, and records at which (index, term) every client write was applied, so the simulation can
+check that every acknowledged write is in every later leader's log.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from actors.etcd.commands import V2Request
+from actors.etcd.membercore import MemberCore
+from actors.etcd.requests import MemberSettings
+from actors.raft.entries import Entry
+from actors.raft.ready import Ready, Role
+from actors.raft.snapfile import SnapshotStore
+from actors.raft.wal import WAL
+from emulator.disk import DiskFaults
+from emulator.sim.checker import SafetyChecker
+from emulator.simdisk import SimDisk
+
+ROOT = Path("/member")
+
+
+class CrashNow(Exception):
+    """Raised from inside an fsync: the node loses power before the fsync completes."""
+
+
+class CrashingDisk(SimDisk):
+    """A SimDisk that can lose power in the middle of the next fsync."""
+
+    crash_on_fsync = False
+
+    def sync_cost(self, path: Path) -> None:
+        if self.crash_on_fsync:
+            self.crash_on_fsync = False
+            raise CrashNow(str(path))
+        super().sync_cost(path)
+
+
+class SimLog:
+    """The member's log in the simulator: to the trace when asked, else nowhere."""
+
+    def __init__(self, node: str, sink: Callable[[str], None] | None):
+        self._node, self._sink = node, sink
+
+    def __call__(self, event: str, level: str = "info", **fields: Any) -> None:
+        if self._sink is not None and event not in ("raft.applied_mark",):
+            self._sink(f"{self._node} {event} {fields}")
+
+    def error(self, event: str, **fields: Any) -> None:
+        self(event, "error", **fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self(event, "warning", **fields)
+
+
+class SimClock:
+    """Virtual time shared by every simulated member: ``step`` counts network steps."""
+
+    def __init__(self, steps_per_tick: int, tick_s: float = 0.1):
+        self.step = 0
+        self._step_s = tick_s / steps_per_tick
+
+    def monotonic(self) -> float:
+        return self.step * self._step_s
+
+    def time_ns(self) -> int:
+        return 1_700_000_000_000_000_000 + int(self.step * self._step_s * 1e9)
+
+
+class MemberProbe:
+    def __init__(self, node: SimMember, checker: SafetyChecker, applied_at: dict[str, Any]):
+        self.node, self.checker, self.applied_at = node, checker, applied_at
+
+    def persisted(self, rd: Ready) -> None:
+        core, name = self.node.member.core, self.node.id  # type: ignore[union-attr]
+        if rd.snapshot is not None:
+            self.checker.restored(name, rd.snapshot.index)
+        if rd.entries:
+            self.checker.appended(name, rd.entries, core.log)
+        if rd.hard_state is not None:
+            self.checker.commit(name, rd.hard_state.commit, rd.hard_state.term, core.log)
+
+    def applied(self, entry: Entry, request: V2Request | None) -> None:
+        self.checker.applied(self.node.id, entry)
+        if request is not None:
+            self.applied_at.setdefault(request.id, (entry.index, entry.term))
+
+
+class SimMember:
+    def __init__(
+        self,
+        node_id: str,
+        settings: MemberSettings,
+        seed: int,
+        clock: SimClock,
+        checker: SafetyChecker,
+        applied_at: dict[str, Any],
+        core_class: type[MemberCore] = MemberCore,
+        raft_knobs: dict[str, Any] | None = None,
+        trace: Callable[[str], None] | None = None,
+    ):
+        self.id = node_id
+        self.settings = settings
+        self.seed = seed
+        self.clock = clock
+        self.checker = checker
+        self.applied_at = applied_at
+        self.core_class = core_class
+        self.raft_knobs = raft_knobs
+        self.disk = CrashingDisk(random.Random(f"{seed}/{node_id}/disk"))
+        self.log = SimLog(node_id, trace)
+        self.outbox: list[Any] = []
+        self.restarts = 0
+        self.removed = False
+        self.member: MemberCore | None = None
+        self._ids = 0
+        self._led_term = -1
+        self.start()
+
+    @property
+    def up(self) -> bool:
+        return self.member is not None
+
+    def is_leader(self) -> bool:
+        return self.member is not None and self.member.core.role is Role.LEADER
+
+    def start(self) -> None:
+        self.disk.faults = DiskFaults()
+        wal, recovered = WAL.open(
+            ROOT / "wal", node=self.id, token="sim", log=self.log, disk=self.disk
+        )
+        snaps = SnapshotStore(ROOT / "snap", log=self.log, disk=self.disk)
+        self.member = self.core_class(
+            self.id,
+            self.settings,
+            wal=wal,
+            recovered=recovered,
+            snaps=snaps,
+            rng=random.Random(f"{self.seed}/{self.id}/{self.restarts}"),
+            send=self.outbox.append,
+            clock=self.clock,
+            log=self.log,
+            observer=MemberProbe(self, self.checker, self.applied_at),
+            new_id=self._new_id,
+            raft_knobs=self.raft_knobs,
+        )
+        snap_index = self.member.core.log.snap_index
+        self.checker.restarted(self.id, snap_index)
+        self._led_term = -1
+
+    def crash(self) -> dict[Path, int]:
+        """Power off: requests in flight are never answered; unsynced bytes are torn."""
+        self.member = None
+        self.outbox.clear()
+        self.restarts += 1
+        return self.disk.crash()
+
+    def _new_id(self) -> str:
+        self._ids += 1
+        return f"{self.id}.{self.restarts}.{self._ids}"
+
+    def check_leader(self, on_new_term: Callable[[Any], None]) -> None:
+        m = self.member
+        if m is not None and m.core.role is Role.LEADER and m.core.term != self._led_term:
+            self._led_term = m.core.term
+            self.checker.leader(self.id, m.core.term, m.core.log)
+            on_new_term(m.core.log)
+
+    def take_outbox(self) -> list[Any]:
+        out, self.outbox[:] = list(self.outbox), []
+        return out
+
+
+class AckOnAppend(MemberCore):
+    """A deliberately broken member: a leader answers a write once the entry is on its *own*
+    disk, before a quorum has it (the simulator must catch this)."""
+
+    def _after_persist(self, rd: Ready) -> None:
+        if self.core.role is not Role.LEADER:
+            return
+        from actors.etcd.v2api import Response
+
+        for entry in rd.entries:
+            req = self._proposed.get(entry.data)
+            pending = self._writes.pop(req.id, None) if req is not None else None
+            if pending is not None:
+                pending.reply(Response(201, {}, b'{"action":"set"}'))
+
+
+class UnsafeReads(MemberCore):
+    """Quorum reads from local state (``unsafe_reads``), as a broken variant to catch."""
+
+    def __init__(self, node: str, settings: MemberSettings, **kwargs: Any):
+        from dataclasses import replace
+
+        super().__init__(node, replace(settings, unsafe_reads=True), **kwargs)
+
+
+BROKEN = {"ack-before-quorum": AckOnAppend, "unsafe-reads": UnsafeReads}

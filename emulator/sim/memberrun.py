@@ -1,0 +1,401 @@
+"""One seeded simulation of whole etcd members: the shipping member core under faults, with clients.
+
+Theory of operation
+-------------------
+Each seed runs N :class:`~emulator.sim.member.SimMember` s — the member core a node runs, its WAL
+and snapshot files on a simulated disk — over the seeded :class:`SimNetwork`. Partitions come from
+the runtime's own link rules (:func:`emulator.netrules.compile_fault`): sides, one-way, bridge,
+majorities-ring, random halves and the leader alone. Members crash (a power cut: what was not
+fsynced is lost, torn at a random byte), crash in the middle of an fsync (after a leader already
+sent the batch), or meet a failing fsync (the member stops); each comes back later from its disk.
+
+Clients are processes of a register workload: each writes unique values to a few keys or reads
+them with ``quorum=true``, through any member, one op at a time, as HTTP clients of the client
+port would (the same requests, the same reply callbacks). An answer is ``ok``, ``fail`` (etcd
+said it was never proposed) or ``info`` (timeout, leader changed, the member crashed): an info
+client is retired and a new process takes its place, as Jepsen does.
+
+Checks: Raft's safety (:class:`~emulator.sim.checker.SafetyChecker`) at every persist, commit,
+apply and leadership; every acknowledged write present, at its index and term, in the log of
+every leader elected after the acknowledgement; after healing, a new write is acknowledged
+within ``liveness_ticks``; and the client history is linearizable
+(:mod:`emulator.checkers.linearizable`). Time in the history is an event counter, so real-time
+order is exact. A seed replays exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.etcd import v2api
+from actors.etcd.requests import ClientRead, ClientWrite, MemberSettings
+from emulator import wire
+from emulator.checkers.linearizable import check as check_linearizable
+from emulator.checkers.ops import Op, Outcome
+from emulator.faults import FaultKind, FaultSpec
+from emulator.netrules import compile_fault
+from emulator.sim.checker import SafetyChecker, SimulationFailure
+from emulator.sim.member import BROKEN, CrashNow, SimClock, SimMember
+from emulator.sim.network import NetworkConditions, SimNetwork
+from emulator.sim.trace import Trace, describe_crash
+
+KEYS = ("a", "b", "c")
+PARTITIONS = ("sides", "one-way", "bridge", "majorities-ring", "random-halves", "leader")
+
+
+@dataclass(frozen=True)
+class MemberSimOptions:
+    nodes: int = 3
+    ticks: int = 200  # the chaos phase
+    liveness_ticks: int = 150
+    steps_per_tick: int = 4
+    clients: int = 4
+    broken: str | None = None  # a key of emulator.sim.member.BROKEN
+    trace: bool = False
+
+
+@dataclass
+class _Client:
+    process: int
+    op: Op | None = None  # the op in flight
+    request_id: str = ""
+    live: bool = False  # the liveness phase's writer
+
+
+@dataclass(frozen=True)
+class MemberSimResult:
+    seed: int
+    ok: bool
+    error: str | None
+    ticks: int
+    ops: int
+    acked_writes: int
+    trace: tuple[str, ...] = field(default=())
+
+
+class MemberSimulation:
+    def __init__(self, seed: int, options: MemberSimOptions = MemberSimOptions()):
+        self.seed = seed
+        self.opts = opts = options
+        self.rng = rng = random.Random(seed)
+        self.trace = Trace(options.trace)
+        self.tick = 0
+        self.events = 0  # the history's clock: one count per invoke or complete
+        self.ids = [f"n{i}" for i in range(1, opts.nodes + 1)]
+        self.clock = SimClock(opts.steps_per_tick)
+        self.checker = SafetyChecker()
+        self.applied_at: dict[str, tuple[int, int]] = {}  # request id -> (index, term)
+        self.acked: dict[str, tuple[int, int]] = {}  # acknowledged writes -> (index, term)
+        settings = MemberSettings(
+            voters=tuple(self.ids),
+            snapshot_count=rng.choice((8, 25, 80, 10000)),
+            token="sim",
+        )
+        knobs = {
+            "pre_vote": rng.random() < 0.8,
+            "max_entries_per_append": rng.choice((1, 4, 256)),
+            "max_inflight": rng.choice((2, 8, 256)),
+        }
+        core = BROKEN[opts.broken] if opts.broken else None
+        sink = self._log if opts.trace else None
+        self.nodes = {
+            i: SimMember(
+                i,
+                settings,
+                seed,
+                self.clock,
+                self.checker,
+                self.applied_at,
+                **({"core_class": core} if core else {}),
+                raft_knobs=knobs,
+                trace=sink,
+            )  # fmt: skip
+            for i in self.ids
+        }
+        conditions = NetworkConditions(
+            drop=rng.choice((0.0, 0.02, 0.1)),
+            duplicate=rng.choice((0.0, 0.02)),
+            max_delay=rng.randint(1, 2 * opts.steps_per_tick),
+            long_delay=rng.choice((0.0, 0.01)),
+            reorder=rng.choice((0.0, 0.05)),
+        )
+        self.network = SimNetwork(random.Random(f"{seed}/net"), conditions)
+        self.p_partition = rng.choice((0.0, 0.03, 0.06))
+        self.p_crash = rng.choice((0.0, 0.01, 0.03))
+        self.p_crash_in_fsync = rng.choice((0.0, 0.002, 0.01))
+        self.p_fail_fsync = rng.choice((0.0, 0.0, 0.003))
+        self.p_op = rng.choice((0.3, 0.6, 0.9))
+        self.clients = [_Client(p) for p in range(opts.clients)]
+        self.history: list[Op] = []
+        self._next_process = opts.clients
+        self._heal_at = -1
+        self._restart_at: dict[str, int] = {}
+        self._chaos_on = True
+        self._values = 0
+        self._live_ok = False
+        self._log(
+            f"seed {seed}: {knobs} snapshot_count={settings.snapshot_count} {conditions} "
+            f"partition={self.p_partition} crash={self.p_crash}/{self.p_crash_in_fsync} "
+            f"fail_fsync={self.p_fail_fsync} op={self.p_op} broken={opts.broken}"
+        )
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self) -> MemberSimResult:
+        error = None
+        try:
+            self._run()
+        except Exception as exc:  # a broken property, or a bug in the member or its WAL
+            text = str(exc) if isinstance(exc, SimulationFailure) else describe_crash(exc)
+            error = f"tick {self.tick}: {text}"
+            self._log(f"FAILURE {error}")
+        return MemberSimResult(
+            self.seed, error is None, error, self.tick, len(self.history), len(self.acked),
+            tuple(self.trace.lines),
+        )  # fmt: skip
+
+    def _run(self) -> None:
+        opts = self.opts
+        for self.tick in range(opts.ticks):
+            self._chaos()
+            self._one_tick()
+        self._heal_everything()
+        live: _Client | None = None
+        for self.tick in range(opts.ticks, opts.ticks + opts.liveness_ticks):
+            self._restart_due()
+            if live is None or (live.op is None and not self._live_ok):
+                live = self._liveness_write(live)
+            self._one_tick()
+            if self._live_ok:
+                self._log("liveness reached")
+                break
+        else:
+            raise SimulationFailure(
+                f"liveness: no write acknowledged within {opts.liveness_ticks} ticks of healing"
+            )
+        self._finish_history()
+        result = check_linearizable(self.history, time_limit=20.0)
+        if result.valid is False:
+            raise SimulationFailure(
+                f"client history not linearizable on key(s) {', '.join(result.failed_keys)}"
+            )
+
+    def _one_tick(self) -> None:
+        steps = self.opts.steps_per_tick
+        base = self.tick * steps
+        self.clock.step = base
+        for node in self.nodes.values():
+            if node.member is not None:
+                node.member.tick()
+                self._process(node)
+        if self._chaos_on:
+            for client in self.clients:
+                if client.op is None and self.rng.random() < self.p_op:
+                    self._invoke(client)
+        for step in range(steps):
+            self.clock.step = now = base + step
+            for msg in self.network.due(now):
+                node = self.nodes.get(msg.to)
+                if node is None or node.member is None:
+                    continue
+                node.member.step(msg)
+                self._process(node)
+
+    def _process(self, node: SimMember) -> None:
+        assert node.member is not None
+        try:
+            node.member.ready()
+        except CrashNow:
+            self._send(node)  # what it sent before the fsync is on the wire already
+            self._crash(node, "in the middle of an fsync")
+            return
+        except OSError as exc:  # a failed fsync: the WAL refuses to go on, the member stops
+            self._send(node)
+            self._crash(node, f"on a failed fsync ({exc.strerror})")
+            return
+        self._send(node)
+        node.check_leader(lambda log, who=node.id: self._check_acked(who, log))
+
+    def _send(self, node: SimMember) -> None:
+        for msg in node.take_outbox():
+            self.network.send(msg, self.clock.step)
+
+    # -- clients -------------------------------------------------------------------------------
+    def _invoke(self, client: _Client, node: SimMember | None = None, write: bool | None = None):
+        up = [n for n in self.nodes.values() if n.member is not None]
+        if node is None:
+            if not up:
+                return
+            node = self.rng.choice(up)
+        key = self.rng.choice(KEYS)
+        write = self.rng.random() < 0.5 if write is None else write
+        self.events += 1
+        member = node.member
+        assert member is not None
+        if write:
+            self._values += 1
+            value = str(self._values)
+            req = v2api.Write("PUT", f"/{key}", value).stamped(
+                f"c{client.process}.{self._values}", self.clock.time_ns()
+            )
+            client.request_id = req.id
+            client.op = Op(len(self.history), client.process, "write", key, value,
+                           Outcome.INFO, self.events, None, node.id)  # fmt: skip
+            self.history.append(client.op)  # before: the answer may come at once
+            reply = lambda resp, c=client, r=req: self._complete(c, resp, r)  # noqa: E731
+            member.handle(ClientWrite(req, False, reply))
+        else:
+            client.op = Op(len(self.history), client.process, "read", key, None,
+                           Outcome.INFO, self.events, None, node.id)  # fmt: skip
+            self.history.append(client.op)
+            reply = lambda resp, c=client: self._complete(c, resp, None)  # noqa: E731
+            member.handle(ClientRead(v2api.Read(f"/{key}", quorum=True), reply))
+        self._process(node)
+
+    def _complete(self, client: _Client, resp: v2api.Response, req: Any) -> None:
+        op = client.op
+        if op is None:
+            return  # answered twice (a bug the history would not show): ignore the second
+        self.events += 1
+        body = json.loads(resp.body or b"{}")
+        code = body.get("errorCode")
+        if resp.status < 300:
+            outcome = Outcome.OK
+            value = op.value if op.f == "write" else body["node"].get("value")
+        elif op.f == "read" and code == 100:
+            outcome, value = Outcome.OK, None  # key not found: the register's initial state
+        elif code == 301 or op.f == "read":
+            outcome, value = Outcome.FAIL, op.value  # never proposed (reads change nothing)
+        else:
+            outcome, value = Outcome.INFO, op.value  # timeout or leader changed: may apply
+        done = Op(op.id, op.process, op.f, op.key, value, outcome,
+                  op.invoke, self.events if outcome is not Outcome.INFO else None, op.node)  # fmt: skip
+        self.history[op.id] = done
+        client.op = None
+        if outcome is Outcome.INFO:
+            client.process = self._next_process  # a process with an unknown op is retired
+            self._next_process += 1
+        elif op.f == "write" and outcome is Outcome.OK:
+            self._acknowledged(req)
+            self._live_ok = self._live_ok or client.live
+
+    def _acknowledged(self, req: Any) -> None:
+        where = self.applied_at.get(req.id)
+        if where is None:  # answered before it was applied anywhere: find it in a log
+            packed = wire.pack(req)
+            for node in self.nodes.values():
+                log = node.member.core.log if node.member is not None else None
+                if log is None:
+                    continue
+                for index in range(log.committed + 1, log.last_index() + 1):
+                    entry = log.entry(index)
+                    if entry is not None and entry.data == packed:
+                        where = (index, entry.term)
+                        break
+                if where is not None:
+                    break
+        if where is None:
+            raise SimulationFailure(f"write {req.id} was acknowledged but is in no log")
+        self.acked[req.id] = where
+
+    def _check_acked(self, leader: str, log: Any) -> None:
+        for rid, (index, term) in self.acked.items():
+            if index <= log.snap_index:
+                continue
+            if log.term(index) != term:
+                raise SimulationFailure(
+                    f"acknowledged write {rid} at index {index} term {term} is missing from "
+                    f"the log of {leader}, leader of term {self.nodes[leader].member.core.term}"
+                    f" (it has term {log.term(index)} there)"
+                )
+
+    def _finish_history(self) -> None:
+        for client in self.clients:
+            client.op = None  # still in flight: stays info, with no completion
+
+    # -- faults ----------------------------------------------------------------------------------
+    def _chaos(self) -> None:
+        rng = self.rng
+        if self._heal_at == self.tick:
+            self.network.heal()
+            self._log("partition healed")
+        if not self.network.blocked and rng.random() < self.p_partition:
+            self._partition()
+        self._restart_due()
+        up = [n for n in self.nodes.values() if n.member is not None]
+        if up and rng.random() < self.p_crash:
+            leader = self._leader()
+            victim = leader if leader is not None and rng.random() < 0.5 else rng.choice(up)
+            self._crash(victim, "")
+        if up and rng.random() < self.p_crash_in_fsync:
+            leader = self._leader()
+            victim = leader if leader is not None and rng.random() < 0.7 else rng.choice(up)
+            victim.disk.crash_on_fsync = True
+        if up and rng.random() < self.p_fail_fsync:
+            from emulator.disk import DiskFaults
+
+            rng.choice(up).disk.faults = DiskFaults(fail_fsync=True)
+
+    def _partition(self) -> None:
+        rng = self.rng
+        mode = rng.choice(PARTITIONS)
+        leader = self._leader()
+        ids = list(self.ids)
+        if mode in ("sides", "one-way", "leader"):
+            if mode == "leader" and leader is not None:
+                side = [leader.id]
+            else:
+                rng.shuffle(ids)
+                side = ids[: rng.randint(1, len(ids) - 1)]
+            spec = FaultSpec(FaultKind.PARTITION, sides=(tuple(side),), one_way=mode == "one-way")
+        else:
+            spec = FaultSpec(FaultKind.PARTITION, mode=mode)
+        rules = compile_fault(spec, self.ids, rng, lambda name: [name])
+        self.network.blocked = {(r.src, r.dst) for r in rules if r.blocked}
+        self._heal_at = self.tick + rng.randint(3, 40)
+        self._log(
+            f"partition {spec.describe()}: {sorted(self.network.blocked)} until {self._heal_at}"
+        )
+
+    def _crash(self, node: SimMember, how: str) -> None:
+        lost = node.crash()
+        self._restart_at[node.id] = self.tick + self.rng.randint(1, 30)
+        self._log(f"crash {node.id} {how} until {self._restart_at[node.id]}; lost {lost}")
+
+    def _restart_due(self) -> None:
+        for node_id, at in list(self._restart_at.items()):
+            if at <= self.tick:
+                del self._restart_at[node_id]
+                self.nodes[node_id].start()
+                self._log(f"restart {node_id}")
+
+    def _heal_everything(self) -> None:
+        self._chaos_on = False
+        self.network.heal()
+        self.network.calm()
+        for node in self.nodes.values():
+            node.disk.crash_on_fsync = False
+        for node_id in self._restart_at:
+            self._restart_at[node_id] = self.tick
+        self._live_ok = False
+        self._log("healed: no partitions, no loss, every member restarts")
+
+    def _liveness_write(self, previous: _Client | None) -> _Client | None:
+        if self.tick % 10:
+            return previous
+        leader = self._leader()
+        if leader is None:
+            return previous
+        client = _Client(self._next_process, live=True)
+        self._next_process += 1
+        self._invoke(client, leader, write=True)
+        return client
+
+    def _leader(self) -> SimMember | None:
+        leaders = [n for n in self.nodes.values() if n.is_leader()]
+        return max(leaders, key=lambda n: n.member.core.term) if leaders else None  # type: ignore[union-attr]
+
+    def _log(self, text: str) -> None:
+        self.trace.log(self.tick, text)
