@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-COMMANDS = ("run", "kill", "rm", "stop", "pull", "ps", "logs", "start", "inspect", "images")
+COMMANDS = ("run", "kill", "rm", "stop", "pull", "ps", "logs", "inspect", "images")
 
 
 class UsageError(Exception):
@@ -57,13 +57,12 @@ _FLAGS: dict[str, tuple[_Flag, ...]] = {
         _Flag(("--tail", "-n"), "tail", True),
         _Flag(("-t", "--timestamps"), "timestamps"),
     ),
-    "start": (_Flag(("-a", "--attach"), "attach"),),
     "inspect": (),
     "images": (_Flag(("-q", "--quiet"), "quiet"),),
 }
 # how many positional words each command needs (min, max; None = any)
 _ARITY = {"run": (1, None), "kill": (1, None), "rm": (1, None), "stop": (1, None),
-          "pull": (1, 1), "ps": (0, 0), "logs": (1, 1), "start": (1, None),
+          "pull": (1, 1), "ps": (0, 0), "logs": (1, 1),
           "inspect": (1, None), "images": (0, 1)}  # fmt: skip
 
 
