@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from actors.systemd.cmdline import CommandLineError, read_environment_file, split_exec
 from actors.systemd.spec import parse_timespan, service_spec
@@ -132,3 +134,15 @@ def test_split_exec_unbalanced_quote():
 def test_environment_file():
     env = read_environment_file("# c\nA=1\nexport B=\"two words\"\n; x\nbad line\nC='3'\n")
     assert env == {"A": "1", "B": "two words", "C": "3"}
+
+
+def _quote(arg: str) -> str:
+    """How a unit file author writes an argument so systemd reads it back unchanged."""
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$") + '"'
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12),
+                min_size=1, max_size=6))  # fmt: skip
+def test_quoted_arguments_come_back_unchanged(args):
+    assert split_exec(" ".join(_quote(a) for a in args), {"X": "y"}) == args
