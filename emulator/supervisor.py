@@ -23,6 +23,7 @@ from typing import Any
 
 import zmq
 
+from actors.locksmith.lockwatch import LockWatch
 from actors.updateservice.process import UpdateServiceProcess
 from emulator import codec
 from emulator.config import ConfigErrors, load_cluster_config
@@ -145,6 +146,7 @@ class Supervisor:
         self.update_service.start()  # before the nodes too: update_engine asks it from boot on
         for proc in self.procs.values():
             self._launch(proc)
+        self.lockwatch = LockWatch.for_config(self.cfg, self.run_dir)  # "lock" entries in history
         schedule = sorted(
             ((self.started_mono + f.at, i, f) for i, f in enumerate(self.cfg.faults)),
             key=lambda x: x[:2],
@@ -252,6 +254,7 @@ class Supervisor:
                     proc.kill()
             proc.state = NodeState.DOWN
         self.update_service.stop()
+        self.lockwatch.stop()
         self.history.record("run", event="stop")
         self.log("supervisor.stopped")
         self.ctx.destroy(linger=0)
