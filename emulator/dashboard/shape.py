@@ -163,10 +163,11 @@ def etcd_panel(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     if not any("role" in n for n in nodes):
         return None
     leader = leader_of(nodes)
+    marks = leader_marks(nodes)
     members = [
         {
             "name": n["name"],
-            "role": n.get("role") if n.get("state") == "up" else n.get("state"),
+            "role": _member_role(n, marks.get(n["name"])),
             "voter": (n.get("membership") or {}).get("voter"),
             "client_url": n.get("client_url"),
             "applied_index": n.get("applied_index"),
@@ -178,13 +179,18 @@ def etcd_panel(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     # "keys" appears when etcd publishes it; the leader's count is the committed one
     keys = [n.get("keys") for n in ([leader] if leader else []) + list(nodes)]
     keys = [k for k in keys if isinstance(k, int)]
-    marks = leader_marks(nodes)
     return {
         "leader": leader["name"] if leader and marks.get(leader["name"]) == "leader" else None,
         "term": max(terms) if terms else None,
         "keys": keys[0] if keys else None,
         "members": members,
     }
+
+
+def _member_role(node: Mapping[str, Any], mark: str | None) -> Any:
+    if node.get("state") != "up":
+        return node.get("state")
+    return "stale leader" if mark == "stale" else node.get("role")
 
 
 def ends_in(faults: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

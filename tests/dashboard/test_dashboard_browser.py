@@ -6,6 +6,7 @@ Needs Debian's ``chromium`` and ``chromium-driver`` (installed by .ci/run) and s
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from cluster_harness import ClusterRun, emulator_pids, write_config
 
 pytestmark = pytest.mark.cluster
 
@@ -63,17 +65,47 @@ def browser():
         shutil.rmtree(profile, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory):
+    """One 3-node cluster for the module (bringing one up is most of a test's time): (run, url)."""
+    tmp = tmp_path_factory.mktemp("dashboard")
+    run = ClusterRun(tmp, write_config(tmp))
+    try:
+        out = run.up().stdout
+        url = next(line.split()[1] for line in out.splitlines() if line.startswith("dashboard: "))
+        yield run, url
+    finally:
+        run.down()
+        assert not emulator_pids(str(tmp)), "the shared cluster left processes behind"
+
+
+def settled(status) -> bool:
+    nodes = status["nodes"]
+    return (
+        not status["active_faults"]
+        and all(
+            n["state"] == "up" and all(p["reachable"] for p in n["peers"].values()) for n in nodes
+        )
+        and sum(n.get("role") == "leader" for n in nodes) == 1
+    )
+
+
 @pytest.fixture
-def dashboard(cluster_factory, browser):
-    """A 3-node cluster up, its dashboard open in the browser: (run, base URL, token)."""
-    run = cluster_factory()
-    out = run.up().stdout
-    url = next(line.split()[1] for line in out.splitlines() if line.startswith("dashboard: "))
+def dashboard(shared_cluster, browser):
+    """The cluster healed and settled, its dashboard open: (run, base URL, token, history mark).
+
+    Each test starts from a whole cluster whatever the one before did to it; the history mark is
+    where this test's entries in history.jsonl begin.
+    """
+    run, url = shared_cluster
+    if not settled(run.status()):
+        run.cli("fault", str(run.run_dir), "clear")
+        run.wait_for(settled, timeout=WAIT_S * 2, what="the cluster to heal and settle")
     assert url == run.status()["dashboard"]
     browser.get(url)
     wait(browser, lambda: len(boxes(browser)) == 3, "the page to show the nodes")
     base, token = url.split("/?token=")
-    return run, base, token
+    return run, base, token, len(history(run))
 
 
 def wait(driver, predicate, what):
@@ -101,13 +133,25 @@ def leaders(driver) -> list[str]:
     return [name for name, b in boxes(driver).items() if b["leader"] and b["marked"]]
 
 
+def save_small_png(png: bytes, path: Path) -> None:
+    """The README's picture: 256 colours are plenty for this page and keep it well under 200 KB."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        from PIL import Image  # comes with matplotlib
+    except ImportError:
+        path.write_bytes(png)
+        return
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image.quantize(colors=256, method=Image.Quantize.MAXCOVERAGE).save(path, optimize=True)
+
+
 def history(run) -> list[dict]:
     lines = (run.run_dir / "history.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines]
 
 
 def test_lists_every_node_marks_the_leader_and_a_killed_leader_is_replaced(dashboard, browser):
-    run, _, _ = dashboard
+    run, _, _, mark = dashboard
     wait(browser, lambda: len(leaders(browser)) == 1, "one leader marked")
     assert set(boxes(browser)) == {"core-01", "core-02", "core-03"}
     (old,) = leaders(browser)
@@ -121,12 +165,11 @@ def test_lists_every_node_marks_the_leader_and_a_killed_leader_is_replaced(dashb
         lambda: len(leaders(browser)) == 1 and leaders(browser)[0] != old,
         "a new leader marked",
     )
-    starts = [h for h in history(run) if h["type"] == "fault" and h["phase"] == "start"]
+    starts = [h for h in history(run)[mark:] if h["type"] == "fault" and h["phase"] == "start"]
     assert [(h["kind"], h["nodes"], h["origin"]) for h in starts] == [("kill", [old], "dashboard")]
 
 
 def test_partition_shows_cut_links_then_heal_shows_them_whole(dashboard, browser):
-    run, _, _ = dashboard
     wait(browser, lambda: set(links(browser).values()) == {"ok"}, "all links whole")
     browser.find_element("css selector", 'input[data-node="core-01"][data-side="A"]').click()
     for name in ("core-02", "core-03"):
@@ -147,8 +190,9 @@ def test_partition_shows_cut_links_then_heal_shows_them_whole(dashboard, browser
     if shot:
         majority = {"core-02", "core-03"}
         wait(browser, lambda: set(leaders(browser)) & majority, "a leader on the majority side")
-        Path(shot).parent.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(shot)
+        cut_off = browser.find_element("css selector", '.node[data-node="core-01"]')
+        wait(browser, lambda: "no answer from" in cut_off.text, "core-01 hearing nobody")
+        save_small_png(browser.get_screenshot_as_png(), Path(shot))
 
     browser.find_element("id", "heal-all").click()
     wait(browser, lambda: set(links(browser).values()) == {"ok"}, "the links whole again")
@@ -156,7 +200,7 @@ def test_partition_shows_cut_links_then_heal_shows_them_whole(dashboard, browser
 
 
 def test_a_fault_without_the_secret_is_403_and_changes_nothing(dashboard, browser):
-    run, base, _ = dashboard
+    run, base, _, mark = dashboard
     body = json.dumps({"kind": "kill", "targets": ["core-01"]}).encode()
     req = urllib.request.Request(
         f"{base}/api/fault", body, {"Content-Type": "application/json"}, method="POST"
@@ -173,7 +217,7 @@ def test_a_fault_without_the_secret_is_403_and_changes_nothing(dashboard, browse
              .then(r => done(r.status), e => done(String(e)));"""
     )
     assert status == 403
-    assert not [h for h in history(run) if h["type"] == "fault"]
+    assert not [h for h in history(run)[mark:] if h["type"] == "fault"]
     assert {n["state"] for n in run.status()["nodes"]} == {"up"}
 
 
@@ -191,7 +235,7 @@ class _Elsewhere(BaseHTTPRequestHandler):
 
 
 def test_a_cross_origin_post_is_refused_even_with_the_secret(dashboard, browser):
-    run, base, token = dashboard
+    run, base, token, mark = dashboard
     other = ThreadingHTTPServer(("127.0.0.1", 0), _Elsewhere)
     threading.Thread(target=other.serve_forever, daemon=True).start()
     try:
@@ -211,12 +255,13 @@ def test_a_cross_origin_post_is_refused_even_with_the_secret(dashboard, browser)
         other.server_close()
     log = run.run_dir / "supervisor.log"
     wait(browser, lambda: "cross-origin request refused" in log.read_text(), "the refusal logged")
-    assert not [h for h in history(run) if h["type"] == "fault"]
+    assert not [h for h in history(run)[mark:] if h["type"] == "fault"]
     assert {n["state"] for n in run.status()["nodes"]} == {"up"}
 
 
+# Last in the module on purpose: it stops the shared cluster (pytest keeps the file's order).
 def test_the_page_says_so_when_the_run_stops(dashboard, browser):
-    run, _, _ = dashboard
+    run = dashboard[0]
     run.down()
     banner = browser.find_element("id", "banner")
     wait(browser, lambda: banner.is_displayed() and "stopped" in banner.text, "the banner")

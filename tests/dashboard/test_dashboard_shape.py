@@ -111,6 +111,8 @@ def test_a_leader_cut_off_from_the_majority_or_of_an_older_term_is_stale():
         c=node("c", a=False, b=True) | {"role": "follower", "term": 2},
     )
     assert shape.leader_marks(nodes) == {"a": "stale", "b": "leader"}
+    roles = {m["name"]: m["role"] for m in shape.etcd_panel(nodes)["members"]}
+    assert roles == {"a": "stale leader", "b": "leader", "c": "follower"}
     nodes[1]["role"] = "candidate"  # the majority has not elected yet: nobody leads
     assert shape.leader_marks(nodes) == {"a": "stale"}
     assert shape.etcd_panel(nodes)["leader"] is None

@@ -117,15 +117,26 @@
     box.querySelector(".rows").replaceChildren(...rows);
   }
 
-  // nodes on an ellipse, the first at the top; returns name → {x, y} in the map's pixels
+  // up to 8 nodes on an ellipse (the first at the top), more in a grid; the map grows to fit.
+  // Returns name → {x, y}, box centres in the map's pixels.
   function layout(names) {
     const map = document.getElementById("map");
-    const w = map.clientWidth, h = map.clientHeight;
-    const tallest = Math.max(80, ...[...boxes.values()].map((b) => b.offsetHeight));
-    const rx = Math.max(0, w / 2 - 135), ry = Math.max(0, (h - tallest) / 2 - 4);
+    const n = names.length;
+    const boxW = 265, tallest = Math.max(80, ...[...boxes.values()].map((b) => b.offsetHeight));
+    const w = map.clientWidth;
     const pos = new Map();
+    if (n > 8) {
+      const cols = Math.max(1, Math.floor(w / boxW)), rowH = tallest + 40;
+      map.style.height = `${Math.ceil(n / cols) * rowH}px`;
+      names.forEach((name, i) => pos.set(name, { x: boxW / 2 + (i % cols) * ((w - boxW) / Math.max(1, cols - 1)),
+        y: rowH / 2 + Math.floor(i / cols) * rowH }));
+      return pos;
+    }
+    const h = n <= 3 ? 520 : tallest * 4 + 40; // room for two boxes and a link between them each side
+    map.style.height = `${h}px`;
+    const rx = Math.max(0, w / 2 - boxW / 2), ry = Math.max(0, (h - tallest) / 2 - 4);
     names.forEach((name, i) => {
-      const a = -Math.PI / 2 + (2 * Math.PI * i) / names.length;
+      const a = -Math.PI / 2 + (2 * Math.PI * i) / n;
       pos.set(name, { x: w / 2 + rx * Math.cos(a), y: h / 2 + ry * Math.sin(a) });
     });
     return pos;
@@ -139,26 +150,38 @@
     return { x: p.x + dx * t, y: p.y + dy * t };
   }
 
+  const short = (name) => name.slice(name.lastIndexOf("-") + 1); // core-04 → 04, on crowded maps
+
+  function linkLabel(l) {
+    if (l.status === "ok") return l.rtt_ms !== null ? `${l.rtt_ms} ms` : "";
+    if (l.status === "degraded") return l.note;
+    if (l.status === "cut") return "✗ cut";
+    if (l.status === "one-way") return `✗ ${short(l.blocked[0][0])}→${short(l.blocked[0][1])}`;
+    if (l.status === "unreachable") return "no answer";
+    return "";
+  }
+
   function drawLinks(links, pos) {
     const svg = document.getElementById("links");
     const defs = el("defs", {}, el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 5, markerHeight: 5, orient: "auto" },
       el("path", { d: "M0,0 L10,5 L0,10 z", fill: "#f07c00" })));
-    const items = [defs];
+    const items = [defs], labels = [];
     for (const l of links) {
       let [from, to] = [l.a, l.b];
       if (l.status === "one-way") [from, to] = [l.blocked[0][1], l.blocked[0][0]]; // arrow: what gets through
       const pa = pos.get(from), pb = pos.get(to);
       if (!pa || !pb) continue;
       const s = edge(pa, boxes.get(from), pb.x, pb.y), e = edge(pb, boxes.get(to), pa.x, pa.y);
-      const mx = (pa.x + pb.x) / 2, my = (pa.y + pb.y) / 2;
-      const label = { ok: l.rtt_ms !== null ? `${l.rtt_ms} ms` : "", degraded: l.note, cut: "✗ cut",
-        "one-way": `✗ ${l.note}`, unreachable: "no answer", down: "" }[l.status] || "";
+      const mx = (s.x + e.x) / 2, my = (s.y + e.y) / 2; // the visible part's middle, clear of boxes
+      const label = linkLabel(l);
       items.push(el("g", { class: l.status, "data-link": `${l.a}|${l.b}`, "data-status": l.status },
         el("title", {}, `${l.a} — ${l.b}: ${l.status}${l.note ? " (" + l.note + ")" : ""}`),
-        el("line", { x1: s.x, y1: s.y, x2: e.x, y2: e.y, "marker-end": l.status === "one-way" ? "url(#arrow)" : null }),
-        label ? el("text", { x: mx, y: my - 6, "text-anchor": "middle" }, label) : null));
+        el("line", { x1: s.x, y1: s.y, x2: e.x, y2: e.y, "marker-end": l.status === "one-way" ? "url(#arrow)" : null })));
+      // labels live in a layer above the boxes: a short link's middle may sit at a box's edge
+      if (label) labels.push(el("g", { class: l.status }, el("text", { x: mx, y: my - 6, "text-anchor": "middle" }, label)));
     }
     svg.replaceChildren(...items);
+    document.getElementById("link-labels").replaceChildren(...labels);
   }
 
   function renderMap(report, links, marks) {

@@ -81,7 +81,7 @@ function etcdPanel(etcd) {
       etcd.keys !== null && etcd.keys !== undefined ? el("div", {}, el("span", {}, "keys"), el("b", { class: "big" }, etcd.keys)) : null),
     sparkline(rates),
     table(["member", "role", "voter", "applied"],
-      etcd.members.map((m) => [m.name, m.role, m.voter === undefined ? "–" : (m.voter ? "yes" : "no"), m.applied_index])));
+      etcd.members.map((m) => [m.name, m.role, m.voter === undefined || m.voter === null ? "–" : (m.voter ? "yes" : "no"), m.applied_index])));
 }
 
 // --- fleet (when nodes report machine metadata and units) ----------------------------------------
@@ -107,28 +107,47 @@ function fleetPanel(nodes) {
 }
 
 // --- updates (when nodes report OS version, update status or the reboot lock) --------------------
-const UPDATE_FIELDS = ["version", "partition", "update_status", "lock_holder"];
+const UPDATE_COLUMNS = [
+  ["version", (n) => n.version], ["boot", (n) => n.partition],
+  ["update status", (n) => (n.update_status === undefined ? undefined : String(n.update_status).replace("UPDATE_STATUS_", ""))],
+  ["new version", (n) => n.new_version], ["progress", (n) => (typeof n.progress === "number" ? `${Math.round(n.progress * 100)}%` : n.progress)],
+  ["reboot lock", (n) => n.lock_holder], ["locksmith", (n) => n.locksmith && n.locksmith.phase],
+];
+const UPDATE_TOP = ["releases", "rollout", "semaphore", "update_service"];
+
+// a flat object as a key/value table, anything deeper as indented JSON
+Dash.objectView = function (value) {
+  const flat = value && typeof value === "object" && !Array.isArray(value) &&
+    Object.values(value).every((v) => v === null || typeof v !== "object");
+  return flat ? kvTable(Object.entries(value)) : el("pre", { class: "json" }, JSON.stringify(value, null, 1));
+};
 
 function updatesPanel(report) {
   const nodes = report.nodes;
-  const topKeys = ["releases", "rollout", "semaphore", "update_service"].filter((k) => k in report);
-  if (!nodes.some((n) => UPDATE_FIELDS.some((f) => f in n)) && !topKeys.length) return null;
-  const parts = [table(["node", ...UPDATE_FIELDS.map((f) => f.replace("_", " "))], nodes.map((n) => [n.name, ...UPDATE_FIELDS.map((f) => n[f])]))];
-  const holders = [...new Set(nodes.map((n) => n.lock_holder).filter(Boolean))];
-  if (holders.length) parts.push(el("div", {}, el("b", {}, "reboot semaphore held by: "), holders.join(", ")));
-  for (const k of topKeys) parts.push(el("h3", {}, k), el("pre", { class: "json" }, JSON.stringify(report[k], null, 1)));
+  // a column where no node says anything yet (no update under way) only takes room
+  const idle = (v) => v === undefined || v === null || v === "" || v === "0.0.0.0" || v === "0%";
+  const columns = UPDATE_COLUMNS.filter(([, get]) => nodes.some((n) => !idle(get(n))));
+  const topKeys = UPDATE_TOP.filter((k) => k in report && report[k] !== null);
+  if (!columns.length && !topKeys.length) return null;
+  const parts = [];
+  if (columns.length) parts.push(table(["node", ...columns.map(([h]) => h)], nodes.map((n) => [n.name, ...columns.map(([, get]) => get(n))])));
+  const holders = nodes.filter((n) => n.lock_holder === true).map((n) => n.name);
+  if (nodes.some((n) => "lock_holder" in n)) {
+    parts.push(el("div", {}, el("b", {}, "reboot semaphore held by: "), holders.length ? holders.join(", ") : "nobody"));
+  }
+  for (const k of topKeys) parts.push(el("h3", {}, k.replace(/_/g, " ")), Dash.objectView(report[k]));
   return el("div", {}, parts);
 }
 
 // --- anything else at the report's top level gets a panel of its own -----------------------------
 const KNOWN_TOP = new Set(["cluster", "run_dir", "seed", "supervisor_pid", "active_faults", "nodes", "link_rules",
-  "dashboard", "releases", "rollout", "semaphore", "update_service"]);
+  "dashboard", ...UPDATE_TOP]);
 
 function extraPanels(report) {
   const box = document.getElementById("extra-panels");
   const panels = Object.keys(report).filter((k) => !KNOWN_TOP.has(k) && report[k] !== null).sort().map((k) =>
     el("section", { class: "panel", "data-panel": k }, el("h2", {}, k),
-      typeof report[k] === "object" ? el("pre", { class: "json" }, JSON.stringify(report[k], null, 1)) : el("div", {}, Dash.show(report[k]))));
+      typeof report[k] === "object" ? Dash.objectView(report[k]) : el("div", {}, Dash.show(report[k]))));
   box.replaceChildren(...panels);
 }
 
@@ -170,7 +189,7 @@ function passes(e) {
 function row(e) {
   return el("div", { class: e.level, "data-seq": e.seq },
     el("span", { class: "t" }, clock(e.ts)), " ", el("span", { class: "n" }, e.node.padEnd(8)), " ",
-    e.actor.padEnd(10), " ", e.level.padEnd(7), " ", el("span", { class: "e" }, e.event), " ", el("span", { class: "f" }, e.text));
+    e.actor.padEnd(13), " ", e.level.padEnd(7), " ", el("span", { class: "e" }, e.event), " ", el("span", { class: "f" }, e.text));
 }
 
 function redrawEvents() {
