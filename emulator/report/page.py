@@ -79,7 +79,7 @@ def render(run: Path, results: dict[str, Any]) -> str:
         if v.get("valid") is False:
             parts.append(_failure(name, v))
     parts.append("<h2>Timeline</h2><div class='meta'>Per node: state (background), Raft role "
-                 "and term (inner bar), OS version (blue, where it changes), faults shaded red, process events marked (X killed, "
+                 "and term (inner bar), OS version (blue, where it changes), faults shaded (a red band on the nodes each touched), process events marked (X killed, "
                  "^ restarted, o rebooting, | paused/resumed), phases dashed.</div>")  # fmt: skip
     if samples:
         parts.append(plots.timeline_svg(node_segments(samples, origin, end), faults,

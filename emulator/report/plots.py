@@ -74,6 +74,10 @@ def timeline_svg(
             if s.state in ("down", "paused", "rebooting") and s.end - s.start > end / 40:
                 ax.text((s.start + s.end) / 2, y + 0.27, s.state, ha="center", va="center",
                         fontsize=7, color="white" if s.state == "down" else "black")  # fmt: skip
+        for f in faults:  # a red band on the rows of the nodes a fault touched
+            if name in f.nodes:
+                ax.broken_barh([(f.start, f.end - f.start)], (y + 0.3, 0.08), color="#cc0000",
+                               lw=0, zorder=3)  # fmt: skip
         shown = None
         for s in segments[name]:  # the OS version, written where it changes
             if s.version and s.version != shown and s.state == "up":
@@ -91,11 +95,12 @@ def timeline_svg(
     ax.set_ylim(-0.8, len(names) - 0.4)
     ax.set_xlim(0, end)
     ax.set_xlabel("seconds since the run started")
-    handles = [Patch(color=STATE_COLORS[k], label=k) for k in ("up", "paused", "rebooting", "down")]
+    states = ("up", "starting", "paused", "rebooting", "down")
+    handles = [Patch(color=STATE_COLORS[k], label=k) for k in states]
     roles = ("leader", "follower", "pre-candidate", "candidate")
     handles += [Patch(color=ROLE_COLORS[k], label=k) for k in roles]
     handles.append(Patch(color=FAULT_COLOR, label="fault active"))
-    ax.legend(handles=handles, ncol=9, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / (len(names) + 2)),
+    ax.legend(handles=handles, ncol=10, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / (len(names) + 2)),
               fontsize=8, frameon=False)  # fmt: skip
     ax.grid(axis="x", color="#dddddd", lw=0.5)
     return _svg(fig)
