@@ -100,7 +100,8 @@ def timeline_svg(
     roles = ("leader", "follower", "pre-candidate", "candidate")
     handles += [Patch(color=ROLE_COLORS[k], label=k) for k in roles]
     handles.append(Patch(color=FAULT_COLOR, label="fault active"))
-    ax.legend(handles=handles, ncol=10, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / (len(names) + 2)),
+    below = -0.12 - 0.5 / (len(names) + 2)  # under the axis label, whatever the row count
+    ax.legend(handles=handles, ncol=10, loc="upper center", bbox_to_anchor=(0.5, below),
               fontsize=8, frameon=False)  # fmt: skip
     ax.grid(axis="x", color="#dddddd", lw=0.5)
     return _svg(fig)
