@@ -1,17 +1,13 @@
-"""fleet's agent: this machine's presence in the registry, and its share of the units.
+"""fleet's agent: this machine's share of the units (its presence is :mod:`.heartbeat`).
 
-- Heartbeat: ``machines/<id>/object`` rewritten with a TTL of agent-ttl every agent-ttl/2; when
-  the machine stops doing so (killed, paused, cut off from etcd) the key expires and the engine
-  moves its units.
 - Reconcile (every round, and early when the watch sees a job change): read the registry, let the
   pure :mod:`actors.fleet.agentcore` decide which units belong here and in which state, and carry
   out its tasks through the node's systemd (load, start, stop, unload).
 - Report: ``states/<name>/<machine>`` (TTL agent-ttl) with systemd's load/active/sub state, on
-  every change systemd reports and refreshed each heartbeat; ``job/<name>/job-state`` holding this
+  every change systemd reports and refreshed every agent-ttl/2; ``job/<name>/job-state`` holding this
   machine's id while a unit is launched here.
 
-On a clean stop the agent unloads its units and withdraws its machine object, as fleetd does
-when it shuts down, so the engine reschedules at once instead of after the TTL.
+On a clean stop the agent unloads its units, as fleetd does when it shuts down.
 """
 
 from __future__ import annotations
@@ -67,22 +63,17 @@ class FleetAgent(NodeActor):
         self.status = status  # actors.fleet.part.FleetStatus
         self.report_leader = report_leader  # no engine on this machine (disable-engine)
         self.current: dict[str, Current] = {}
-        self.next_heartbeat = 0.0
+        self.next_refresh = 0.0
         self.next_reconcile = 0.0
 
     def on_start(self) -> None:
         self.systemd.subscribe(self._systemd_changed)
         self.ctx.ticker.subscribe(self.actor_ref, min(self.interval, self.ttl / 4))
-        self._heartbeat()
         self._reconcile()
 
     def on_stop(self) -> None:
         for name in list(self.current):
             self._run(core.Task(core.UNLOAD, name, "agent stopping"), None)
-        try:
-            self.registry.remove_machine(self.machine.id)
-        except ETCD_ERRORS:
-            pass
 
     def _systemd_changed(self, name: str, status: Any) -> None:
         # systemd's thread: only hand over; the agent's thread does the etcd writes
@@ -94,8 +85,8 @@ class FleetAgent(NodeActor):
 
     def on_tick(self, tick: Tick) -> None:
         now = self.ctx.clock.monotonic()
-        if now >= self.next_heartbeat:
-            self._heartbeat()
+        if now >= self.next_refresh:
+            self._refresh()
         if now >= self.next_reconcile:
             self._reconcile()
 
@@ -110,17 +101,16 @@ class FleetAgent(NodeActor):
             return super().on_local(message)
         return None
 
-    # --- heartbeat ------------------------------------------------------------------------
-    def _heartbeat(self) -> None:
-        self.next_heartbeat = self.ctx.clock.monotonic() + self.ttl / 2
+    # --- refresh what this agent reported (TTL agent-ttl) --------------------------------
+    def _refresh(self) -> None:
+        self.next_refresh = self.ctx.clock.monotonic() + self.ttl / 2
         try:
-            self.registry.heartbeat_machine(self.machine, self.ttl)
             for name, cur in self.current.items():
                 self._publish(name, self.systemd.status(name))
                 if cur.state == LAUNCHED:
                     self.registry.job_heartbeat(name, self.machine.id, self.ttl)
         except ETCD_ERRORS as exc:
-            self.log.warning("fleet.heartbeat_failed", error=str(exc))
+            self.log.warning("fleet.state_refresh_failed", error=str(exc))
 
     # --- reconcile ------------------------------------------------------------------------
     def _reconcile(self) -> None:

@@ -17,6 +17,7 @@ from actors.fleet.agent import FleetAgent, agent_wants
 from actors.fleet.api import FleetApi, api_port
 from actors.fleet.client import FleetClient
 from actors.fleet.engine import FleetEngine, engine_wants
+from actors.fleet.heartbeat import MachineHeartbeat
 from actors.fleet.records import MachineState
 from actors.fleet.registry import Registry
 from actors.fleet.watcher import RegistryWatcher
@@ -72,6 +73,7 @@ class FleetPart:
             public_ip=opts.public_ip or spec.address,
             metadata=dict(opts.metadata),
         )
+        self.heartbeat = MachineHeartbeat.start(ctx, self.registry, machine, opts.agent_ttl)
         self.watcher = RegistryWatcher(V2Client(endpoints), self.log)
         self.engine = None
         if not opts.disable_engine:
@@ -111,7 +113,7 @@ class FleetPart:
         if self.api is not None:
             self.api.stop()
         self.watcher.stop()
-        for ref in (self.agent, self.engine):
+        for ref in (self.agent, self.engine, self.heartbeat):
             if ref is not None:
                 try:
                     ref.stop(timeout=10)
