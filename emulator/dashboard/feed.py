@@ -12,17 +12,15 @@ sequence number they have; nothing is pushed to a page that is not listening.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.request
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from emulator.control import ClusterStatus, ClusterStatusQuery
-from emulator.dashboard import shape
+from emulator.dashboard import shape, sources
 from emulator.logview import LogRecord, LogTail, format_value
 from emulator.supervisor_client import SupervisorUnavailable, request
 
@@ -31,18 +29,6 @@ IDLE_INTERVAL_S = 2.0  # nobody looking: keep the rate history, cost little
 RATE_SPAN_S = 2.0  # rates are taken over at least this long, so one slow poll is no spike
 HISTORY_S = 300.0  # the rate plot's width: the last five minutes
 LOG_KEEP = 400  # records a newly opened page gets, and the most one batch sends
-
-# No proxy for the nodes' loopback addresses, whatever the environment says.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def fetch_store_stats(client_url: str, timeout: float = 0.5) -> dict[str, Any] | None:
-    try:
-        with _opener.open(f"{client_url}/v2/stats/store", timeout=timeout) as resp:
-            data = json.loads(resp.read())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def log_entry(seq: int, record: LogRecord) -> dict[str, Any]:
@@ -63,11 +49,13 @@ class Feed:
         run_dir: Path,
         *,
         ask: Callable[[Any], Any] | None = None,
-        store_stats: Callable[[str], dict[str, Any] | None] = fetch_store_stats,
+        store_stats: Callable[[str], dict[str, Any] | None] = sources.fetch_store_stats,
+        fleet: Callable[[dict[str, Any]], Any] = sources.fetch_fleet,
     ):
         self.run_dir = run_dir
         self._ask = ask or (lambda msg: request(run_dir, msg, timeout=2.0))
         self._store_stats = store_stats
+        self._fleet = fleet
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self.version = 0
@@ -120,7 +108,17 @@ class Feed:
             "faults": shape.ends_in(report.get("active_faults") or ()),
             "etcd": etcd,
             "leaders": shape.leader_marks(nodes),
+            "fleet": self._sample_fleet(nodes) if self.viewers else None,
         }
+
+    def _sample_fleet(self, nodes: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """fleet's machines and unit states, from the first running node whose API answers."""
+        for node in nodes:
+            if node.get("state") == "up" and "engine_leader" in node:
+                got = self._fleet(node)
+                if got is not None:
+                    return shape.fleet_panel(nodes, *got)
+        return None
 
     def _sample_rates(
         self, nodes: list[dict[str, Any]], mono: float, wall: float

@@ -193,6 +193,45 @@ def _member_role(node: Mapping[str, Any], mark: str | None) -> Any:
     return "stale leader" if mark == "stale" else node.get("role")
 
 
+def fleet_panel(
+    nodes: Sequence[Mapping[str, Any]],
+    machines: Iterable[Mapping[str, Any]],
+    states: Iterable[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """fleet's machines (node name, IP, metadata) each with its units' load/active/sub states,
+    from fleet's API v1 shapes; units whose machine fleet no longer lists come last."""
+    node_of = {n.get("machine_id"): n["name"] for n in nodes if n.get("machine_id")}
+    units: dict[str, list[dict[str, Any]]] = {}
+    for st in states:
+        units.setdefault(st.get("machineID") or "", []).append(
+            {
+                "name": st.get("name"),
+                "load": st.get("systemdLoadState"),
+                "active": st.get("systemdActiveState"),
+                "sub": st.get("systemdSubState"),
+            }
+        )
+    out = []
+    for m in sorted(machines, key=lambda m: node_of.get(m.get("id"), m.get("id") or "")):
+        mid = m.get("id") or ""
+        out.append(
+            {
+                "id": mid,
+                "node": node_of.get(mid),
+                "ip": m.get("primaryIP"),
+                "metadata": m.get("metadata") or {},
+                "units": sorted(units.pop(mid, []), key=lambda u: u["name"] or ""),
+            }
+        )
+    for mid, orphans in sorted(units.items()):
+        out.append(
+            {"id": mid, "node": node_of.get(mid), "ip": None, "metadata": {}, "units": orphans}
+        )
+    leaders = {n.get("engine_leader") for n in nodes if n.get("engine_leader")}
+    engine = next(iter(leaders)) if len(leaders) == 1 else None  # nodes agree on one engine
+    return {"machines": out, "engine_leader": node_of.get(engine, engine)}
+
+
 def ends_in(faults: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Active faults with ``ends_in_s`` never negative (the supervisor ends them a tick later)."""
     out = []

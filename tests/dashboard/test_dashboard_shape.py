@@ -118,3 +118,33 @@ def test_a_leader_cut_off_from_the_majority_or_of_an_older_term_is_stale():
     assert shape.etcd_panel(nodes)["leader"] is None
     nodes[0]["peers"] = {"b": {"reachable": True}, "c": {"reachable": False}}
     assert shape.leader_marks(nodes) == {"a": "leader"}  # hears one of two peers: a majority
+
+
+def test_fleet_panel_puts_each_machines_units_under_its_node_name():
+    nodes = [
+        {"name": "core-01", "machine_id": "m1", "engine_leader": "m2"},
+        {"name": "core-02", "machine_id": "m2", "engine_leader": "m2"},
+    ]
+    machines = [
+        {"id": "m2", "primaryIP": "10.0.0.2", "metadata": {"role": "web"}},
+        {"id": "m1", "primaryIP": "10.0.0.1"},
+    ]
+    states = [
+        {"name": "b.service", "machineID": "m1", "systemdActiveState": "active"},
+        {"name": "a.service", "machineID": "m1", "systemdSubState": "running"},
+        {"name": "gone.service", "machineID": "m9", "systemdActiveState": "failed"},
+    ]
+    panel = shape.fleet_panel(nodes, machines, states)
+    assert panel["engine_leader"] == "core-02"
+    assert [(m["node"], m["ip"], m["metadata"]) for m in panel["machines"]] == [
+        ("core-01", "10.0.0.1", {}),
+        ("core-02", "10.0.0.2", {"role": "web"}),
+        (None, None, {}),  # a machine fleet no longer lists still shows its units
+    ]
+    first = panel["machines"][0]["units"]
+    assert [(u["name"], u["active"], u["sub"]) for u in first] == [
+        ("a.service", None, "running"),
+        ("b.service", "active", None),
+    ]
+    nodes[0]["engine_leader"] = "m1"  # the nodes disagree (a lease moving): no verdict
+    assert shape.fleet_panel(nodes, machines, [])["engine_leader"] is None

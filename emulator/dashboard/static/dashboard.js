@@ -9,7 +9,7 @@
   // fields a node box shows in its own rows; anything else is shown generically
   const KNOWN_NODE = new Set(["name", "address", "pid", "state", "uptime_s", "peers", "rejected_frames", "restarts",
     "last_exit", "client_url", "machine_id", "role", "term", "leader", "commit_index", "applied_index", "raft",
-    "membership", "fault_rules_version", "version", "partition", "update_status", "lock_holder", "units", "metadata", "fleet"]);
+    "membership", "fault_rules_version", "version", "partition", "update_status", "lock_holder", "units", "engine_leader"]);
 
   let view = null;
   let receivedAt = 0;
@@ -107,7 +107,10 @@
       if ("lock_holder" in n) os.push(`lock ${Dash.show(n.lock_holder)}`);
       row("os", os.join(" · "));
     }
-    if ("units" in n) row("units", Dash.show(Array.isArray(n.units) ? n.units.length : Object.keys(n.units || {}).length));
+    if ("units" in n) {
+      const count = typeof n.units === "number" ? n.units : Object.keys(n.units || {}).length;
+      row("fleet", `${count} unit${count === 1 ? "" : "s"}${n.engine_leader === n.machine_id ? " · engine leader" : ""}`);
+    }
     // whatever else a part publishes: one click away, so boxes stay small
     const more = Object.entries(n).filter(([k]) => !KNOWN_NODE.has(k));
     if (more.length) {

@@ -84,26 +84,19 @@ function etcdPanel(etcd) {
       etcd.members.map((m) => [m.name, m.role, m.voter === undefined || m.voter === null ? "–" : (m.voter ? "yes" : "no"), m.applied_index])));
 }
 
-// --- fleet (when nodes report machine metadata and units) ----------------------------------------
-function unitsOf(node) {
-  const units = node.units;
-  if (Array.isArray(units)) return units;
-  if (units && typeof units === "object") return Object.entries(units).map(([name, u]) => ({ name, ...(typeof u === "object" ? u : { state: u }) }));
-  return [];
-}
-
-function fleetPanel(nodes) {
-  if (!nodes.some((n) => "units" in n || "fleet" in n)) return null;
-  const rows = [];
-  for (const n of nodes) {
-    const meta = n.metadata || (n.fleet && n.fleet.metadata);
-    const units = unitsOf(n);
-    const unitText = units.length
-      ? units.map((u) => `${u.name} ${u.active_state || u.active || u.state || ""}/${u.sub_state || u.sub || ""}`).join("\n")
-      : "no units";
-    rows.push([n.name, (n.machine_id || "").slice(0, 8), Dash.show(meta), el("span", { class: "units" }, unitText)]);
-  }
-  return el("div", {}, table(["machine", "id", "metadata", "units (active/sub)"], rows));
+// --- fleet (machines and unit states from fleet's API v1, when fleet runs) -----------------------
+function fleetPanel(fleet) {
+  if (!fleet) return null;
+  // one block per machine: who it is, then its units (the aside is narrow for a wide table)
+  const machines = fleet.machines.map((m) => el("div", { class: "machine", "data-machine": m.id },
+    el("div", {}, el("b", {}, m.node || "?"), " ", el("span", { class: "dim", title: m.id }, m.id.slice(0, 8)),
+      ` · ${Dash.show(m.ip)}`, fleet.engine_leader && fleet.engine_leader === m.node ? " · engine" : ""),
+    Object.keys(m.metadata).length
+      ? el("div", { class: "dim" }, Object.entries(m.metadata).map(([k, v]) => `${k}=${v}`).join(", ")) : null,
+    m.units.length
+      ? table(["unit", "active", "sub"], m.units.map((u) => [u.name, u.active, u.sub]))
+      : el("div", { class: "dim" }, "no units")));
+  return el("div", {}, el("div", {}, el("b", {}, "engine leader: "), fleet.engine_leader || "none"), machines);
 }
 
 // --- updates (when nodes report OS version, update status or the reboot lock) --------------------
@@ -154,7 +147,7 @@ function extraPanels(report) {
 Dash.renderPanels = function (view) {
   const report = view.report;
   setPanel("etcd-panel", "etcd", etcdPanel(view.etcd));
-  setPanel("fleet-panel", "fleet", fleetPanel(report.nodes));
+  setPanel("fleet-panel", "fleet", fleetPanel(view.fleet));
   setPanel("updates-panel", "updates", updatesPanel(report));
   extraPanels(report);
 };

@@ -1,0 +1,69 @@
+"""What the dashboard reads from the nodes themselves, through the APIs a user would ask.
+
+etcd's ``/v2/stats/store`` (read and write counters) and fleet's API v1 (``machines``, ``state``):
+small GETs on loopback with a short timeout, never through a proxy, ``None`` when a node does
+not answer — a node that is paused or partitioned must not stall the page.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+TIMEOUT_S = 0.5
+
+# No proxy for the nodes' loopback addresses, whatever the environment says.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def get_json(url: str, timeout: float = TIMEOUT_S) -> Any:
+    try:
+        with _opener.open(url, timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+
+
+def fetch_store_stats(client_url: str) -> dict[str, Any] | None:
+    data = get_json(f"{client_url}/v2/stats/store")
+    return data if isinstance(data, dict) else None
+
+
+def fleet_api_url(node: Mapping[str, Any]) -> str | None:
+    """Where a node serves fleet's API v1 (the rule of ``actors.fleet.api.api_port``)."""
+    from actors.fleet.api import API_PORT, PORT_OFFSET_SHIFT
+
+    client = urlsplit(node.get("client_url") or "")
+    if not client.hostname or client.port is None:
+        return None
+    port = client.port + PORT_OFFSET_SHIFT if client.hostname == "127.0.0.1" else API_PORT
+    return f"http://{client.hostname}:{port}/fleet/v1"
+
+
+def _all_pages(url: str, key: str) -> list[dict[str, Any]] | None:
+    items: list[dict[str, Any]] = []
+    token = ""
+    for _ in range(50):  # 100 a page: enough for any emulated cluster
+        page = get_json(f"{url}?nextPageToken={token}" if token else url)
+        if not isinstance(page, dict):
+            return None
+        items.extend(i for i in page.get(key, []) if isinstance(i, dict))
+        token = page.get("nextPageToken") or ""
+        if not token:
+            break
+    return items
+
+
+def fetch_fleet(node: Mapping[str, Any]) -> tuple[list[dict], list[dict]] | None:
+    """(machines, unit states) from one node's fleet API, or None if it does not answer."""
+    base = fleet_api_url(node)
+    if base is None:
+        return None
+    machines = _all_pages(f"{base}/machines", "machines")
+    states = _all_pages(f"{base}/state", "states") if machines is not None else None
+    if machines is None or states is None:
+        return None
+    return machines, states
