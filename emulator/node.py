@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.heartbeat import Heartbeat
+from actors.raft import messages as _raft_wire  # noqa: F401  (types known before a peer's vote)
 from emulator.config import ClusterConfig, ConfigErrors, load_cluster_config
 from emulator.disk import RealDisk
 from emulator.machineid import machine_id, new_boot_id
