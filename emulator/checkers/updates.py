@@ -36,17 +36,37 @@ def lock_overlaps(records: Iterable[tuple[str, dict[str, Any]]], limit: int) -> 
     return problems
 
 
+def semaphore_problems(history: Iterable[dict[str, Any]]) -> tuple[int, list[str]]:
+    """From the supervisor's ``lock`` entries (each semaphore value, in etcd's order): how many
+    changes, and every value holding more than its max."""
+    changes, problems = 0, []
+    for e in history:
+        if e.get("type") != "lock":
+            continue
+        changes += 1
+        holders, most = e.get("nodes") or e.get("holders") or [], e.get("max")
+        if isinstance(most, int) and len(holders) > most:
+            problems.append(f"etcd index {e.get('index')}: holders {holders} (max {most})")
+    return changes, problems
+
+
 @register("reboot-lock", "never more nodes holding locksmith's reboot lock than its max", False)
 def check_reboot_lock(data: RunData) -> Verdict:
+    """Two witnesses: the semaphore's values in etcd's order (history ``lock`` entries, from the
+    supervisor's watch) and the lock/unlock records of every node's locksmith."""
     records = [(n, r) for n, recs in sorted(data.node_logs.items()) for r in recs]
     locks = sum(1 for _, r in records if r.get("event") == "locksmith.locked")
-    if not locks:
+    changes, problems = semaphore_problems(data.history)
+    if not locks and not changes:
         return Verdict("reboot-lock", "unknown", "no node took the reboot lock")
     limit = int(data.scenario.get("reboot_lock_max", LOCK_MAX))
-    problems = lock_overlaps(records, limit)
+    problems += lock_overlaps(records, limit)
+    details = {"locks_taken": locks, "semaphore_changes": changes}
     if problems:
-        return Verdict("reboot-lock", False, f"more than {limit} holder(s)", {}, problems)
-    return Verdict("reboot-lock", True, f"{locks} lock(s) taken, never more than {limit} holder(s)")
+        return Verdict("reboot-lock", False, "more holders than the semaphore's max", details,
+                       problems)  # fmt: skip
+    return Verdict("reboot-lock", True, f"{locks} lock(s) taken, {changes} semaphore changes; "
+                   f"never more holders than max", details)  # fmt: skip
 
 
 def expected_version(releases: list[dict[str, Any]], initial: set[str]) -> str | None:

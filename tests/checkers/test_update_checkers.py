@@ -52,3 +52,14 @@ def test_a_broken_release_must_roll_back_to_the_old_version():
 
 def test_no_release_is_unknown():
     assert check_convergence(RunData([], [], {}, [_status("1.0.0")], [], {})).valid == "unknown"
+
+
+def test_semaphore_values_over_their_max_are_reported_from_history():
+    history = [{"type": "lock", "holders": ["m1"], "nodes": ["core-01"], "max": 1, "index": 7},
+               {"type": "lock", "holders": ["m1", "m2"], "nodes": ["core-01", "core-02"],
+                "max": 1, "index": 9}]  # fmt: skip
+    verdict = check_reboot_lock(RunData(history, [], {}, [], [], {}))
+    assert verdict.valid is False
+    assert verdict.counterexample == ["etcd index 9: holders ['core-01', 'core-02'] (max 1)"]
+    ok = check_reboot_lock(RunData(history[:1], [], {}, [], [], {}))
+    assert ok.valid is True
