@@ -213,7 +213,10 @@ class Command:
             try:
                 self.client.set_target_state(name, state)
             except FleetError as exc:
-                raise Failed(f"Error setting state of unit {name}: {exc.message}") from None
+                doing = {"start": "starting", "load": "loading", "stop": "stopping"}
+                raise Failed(
+                    f"Error {doing.get(verb, verb + 'ing')} units: {exc.message}"
+                ) from None
             triggered.append(u)
         for u in triggered:
             if is_global(u):
