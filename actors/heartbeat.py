@@ -14,20 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.nodectx import NodeActor, NodeContext
+from emulator.peerecho import Ping, Pong  # noqa: F401  (Pong: re-exported)
 from emulator.ticker import Tick
-from emulator.wire import message
-
-
-@message("hb.Ping")
-class Ping:
-    seq: int
-    sent: float  # the sender's monotonic clock, echoed back
-
-
-@message("hb.Pong")
-class Pong:
-    seq: int
-    sent: float
 
 
 def ping_interval(cluster_size: int) -> float:

@@ -25,7 +25,6 @@ from typing import Any
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
-from actors.heartbeat import Ping, Pong
 from emulator import codec
 from emulator.control import (
     CONTROL_ACTOR,
@@ -37,7 +36,9 @@ from emulator.control import (
 )
 from emulator.netrules import LinkShaper
 from emulator.nodelog import ActorLog
+from emulator.peerecho import Ping, Pong
 
+OUTBOX_HWM = 50_000  # frames queued per sending thread before send drops
 _HANDSHAKE_FAILURES = {
     getattr(zmq, name)
     for name in (
@@ -81,6 +82,7 @@ class Transport(threading.Thread):
         self._local = threading.local()
         self._push_sockets: list[zmq.Socket] = []
         self._push_lock = threading.Lock()
+        self.send_dropped = 0  # frames dropped because the outbox was full (see send)
         self._actors: dict[str, Any] = {}
         self._stopping = threading.Event()
         self._ready = threading.Event()
@@ -102,17 +104,26 @@ class Transport(threading.Thread):
         self._actors[actor] = ref
 
     def send(self, dst_node: str, actor: str, msg: Any) -> None:
-        """Queue ``msg`` for ``actor`` on ``dst_node``; thread-safe, never blocks."""
+        """Queue ``msg`` for ``actor`` on ``dst_node``; thread-safe, never blocks.
+
+        When the transport thread has fallen ``OUTBOX_HWM`` frames behind, the frame is dropped
+        and counted in :attr:`send_dropped`, as a full network queue drops packets: every sender
+        (Raft, heartbeats) already copes with loss, and an actor must never stall on its peers.
+        """
         frame = codec.encode(codec.Envelope(self.node, actor, msg), self.token)
         sock = getattr(self._local, "push", None)
         if sock is None:
             sock = self._ctx.socket(zmq.PUSH)
             sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.SNDHWM, OUTBOX_HWM)
             sock.connect(self._outbox_addr)
             self._local.push = sock
             with self._push_lock:
                 self._push_sockets.append(sock)
-        sock.send_multipart([dst_node.encode(), frame], copy=False)
+        try:
+            sock.send_multipart([dst_node.encode(), frame], zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            self.send_dropped += 1  # racy across threads, but only ever a count for status
 
     def start_and_wait(self, timeout: float = 10.0) -> None:
         self.start()

@@ -278,15 +278,18 @@ class MemberCore:
             durable=self._durable_state,
             durable_last_index=self.wal.last_index,
         )
-        if order.send_first:
-            self._send_all(rd.messages)
-        if order.apply_first:
+        if order.apply_first:  # answers go out before this Ready's messages and fsync
             for entry in rd.committed_entries:
                 self._apply(entry)
-        if rd.entries or rd.hard_state is not None:
-            self.wal.append(rd.entries, rd.hard_state)  # the WAL times its fsync (on_fsync)
-            if rd.hard_state is not None:
-                self._durable_state = rd.hard_state
+        if order.send_first:
+            self._send_all(rd.messages)
+        hard_state = rd.hard_state
+        if hard_state is not None and not rd.entries and self._only_commit_moved(hard_state):
+            hard_state = None  # etcd's MustSync: a commit index need not be durable, skip the fsync
+        if rd.entries or hard_state is not None:
+            self.wal.append(rd.entries, hard_state)  # the WAL times its fsync (on_fsync)
+            if hard_state is not None:
+                self._durable_state = hard_state
         if self.observer is not None:
             self.observer.persisted(rd)
         self._after_persist(rd)
@@ -319,6 +322,12 @@ class MemberCore:
                 self._read_waits.append((rs.index, pending))
         self._serve_reads()
         self._maybe_snapshot()
+
+    def _only_commit_moved(self, hs: Any) -> bool:
+        """Term and vote as on disk: Raft needs those durable before anyone hears of them, but
+        the commit index is learned again from the leader after a restart."""
+        was = self._durable_state
+        return was is not None and hs.term == was.term and hs.vote == was.vote
 
     def _after_persist(self, rd: Ready) -> None:
         """A seam for the simulator's deliberately broken variants; nothing to do here."""

@@ -136,6 +136,7 @@ class MemberSimulation:
         self._chaos_on = True
         self._values = 0
         self._live_ok = False
+        self._live: _Client | None = None
         self._log(
             f"seed {seed}: {knobs} snapshot_count={settings.snapshot_count} {conditions} "
             f"partition={self.p_partition} crash={self.p_crash}/{self.p_crash_in_fsync} "
@@ -361,6 +362,11 @@ class MemberSimulation:
 
     def _crash(self, node: SimMember, how: str) -> None:
         lost = node.crash()
+        for client in [*self.clients, *([self._live] if self._live else [])]:
+            if client.op is not None and client.op.node == node.id:
+                client.op = None  # the connection broke: the op stays info, the client retires
+                client.process = self._next_process
+                self._next_process += 1
         self._restart_at[node.id] = self.tick + self.rng.randint(1, 30)
         self._log(f"crash {node.id} {how} until {self._restart_at[node.id]}; lost {lost}")
 
@@ -388,7 +394,7 @@ class MemberSimulation:
         leader = self._leader()
         if leader is None:
             return previous
-        client = _Client(self._next_process, live=True)
+        client = self._live = _Client(self._next_process, live=True)
         self._next_process += 1
         self._invoke(client, leader, write=True)
         return client
