@@ -12,8 +12,9 @@ update and its group's release is newer than what it runs, the group's *policy* 
 * a grant still in progress is offered again (the same answer), so a node that restarts its
   download is not counted twice; after ``update_timeout`` it no longer counts as in progress.
 
-Events move the instance along: 13 download started, 14 finished, 3 success (installed, or —
-once the node reports the granted version — complete), 3 with errorcode (error). A node that rebooted
+Events move the instance along: 13 download started, 14 finished, 3 success (installed; or, sent
+from the granted version after the node marked its boot good, complete), 3 with errorcode
+(error). A node that rebooted
 (new boot id) after installing but still runs the old version rolled back: an error too, even
 if it never said so.
 
@@ -192,7 +193,8 @@ def _event(state: ServiceState, inst: Instance, ev: Event, version: str, now: fl
         inst.status = InstanceStatus.DOWNLOADED
     elif ev.type == EventType.UPDATE_COMPLETE:
         if inst.target_version is not None and version == inst.target_version:
-            _completed(state, inst, now)
+            if inst.status is not InstanceStatus.COMPLETE:
+                _completed(state, inst, now)  # rebooted into it, and its boot proved good
         else:
             inst.status = InstanceStatus.INSTALLED
 
@@ -200,12 +202,14 @@ def _event(state: ServiceState, inst: Instance, ev: Event, version: str, now: fl
 def _reconcile(
     state: ServiceState, inst: Instance, version: str, rebooted: bool, now: float
 ) -> None:
-    """What the reported version says about a grant in progress."""
+    """What the reported version says about a grant in progress.
+
+    Running the granted version is not yet success: the update completes with event 3 once the
+    node marked its boot good (so safe mode waits for a proven boot). Rebooting back into the old
+    version after installing is a failure, even unreported."""
     if inst.status not in IN_PROGRESS or inst.target_version is None:
         return
-    if version == inst.target_version:
-        _completed(state, inst, now)
-    elif inst.status is InstanceStatus.INSTALLED and rebooted:
+    if inst.status is InstanceStatus.INSTALLED and rebooted and version != inst.target_version:
         _failed(state, inst, None, now, f"rebooted back into {version}")
 
 

@@ -110,12 +110,19 @@ def test_events_move_the_instance_to_complete():
     assert resp.update_status == "noupdate" and resp.event_acks == 1
 
 
-def test_reporting_the_granted_version_completes_even_without_an_event():
+def test_running_the_granted_version_is_not_complete_until_event_3_says_so():
     st = state()
     rollout.publish(st, "stable", "1.1.0", 0.0)
     ask(st, "m1")
-    ask(st, "m1", version="1.1.0", boot="b2")
+    ask(st, "m1", check=False, events=[Event(3, 1)])
+    ask(st, "m1", version="1.1.0", boot="b2")  # rebooted into it, boot not yet marked good
+    assert st.instances["m1"].status is InstanceStatus.INSTALLED
+    assert ask(st, "m2")[0].update_status == "noupdate"  # safe mode: m1 still updating
+    ask(st, "m1", version="1.1.0", boot="b2", events=[Event(3, 2, previous_version="1.0.0")])
+    ask(st, "m1", version="1.1.0", boot="b2", events=[Event(3, 2, previous_version="1.0.0")])
     assert st.instances["m1"].status is InstanceStatus.COMPLETE
+    assert st.instances["m1"].updates == 1  # a repeated report counts once
+    assert [e["event"] for e in st.events].count("instance.complete") == 1
 
 
 def test_error_event_with_safe_mode_stops_the_rollout():
@@ -182,7 +189,7 @@ def test_a_newer_release_after_completion_is_granted_again():
     st = state()
     rollout.publish(st, "stable", "1.1.0", 0.0)
     ask(st, "m1")
-    ask(st, "m1", version="1.1.0", boot="b2")
+    ask(st, "m1", version="1.1.0", boot="b2", events=[Event(3, 2)])
     rollout.publish(st, "stable", "1.2.0", 10.0)
     assert ask(st, "m1", version="1.1.0", boot="b2")[0].update.version == "1.2.0"
 
@@ -272,7 +279,7 @@ def test_safe_mode_updates_one_machine_at_a_time():
     assert resp.update_status == "noupdate" and "one update at a time" in decision.reason
     ask(st, "m1", now=3.0, check=False, events=[Event(3, 1)])  # installed: still updating
     assert ask(st, "m2", now=4.0)[0].update_status == "noupdate"
-    ask(st, "m1", version="1.1.0", boot="b2", now=5.0)  # rebooted into it: done
+    ask(st, "m1", version="1.1.0", boot="b2", now=5.0, events=[Event(3, 2)])  # proven: done
     assert ask(st, "m2", now=6.0)[0].update_status == "ok"
 
 
