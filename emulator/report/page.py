@@ -12,6 +12,7 @@ from emulator.checkers.rundata import STATUS_JSONL, read_jsonl
 from emulator.report import plots
 from emulator.report.timeline import (
     fault_periods,
+    lock_spans,
     node_events,
     node_segments,
     phases,
@@ -79,11 +80,12 @@ def render(run: Path, results: dict[str, Any]) -> str:
         if v.get("valid") is False:
             parts.append(_failure(name, v))
     parts.append("<h2>Timeline</h2><div class='meta'>Per node: state (background), Raft role "
-                 "and term (inner bar), OS version (blue, where it changes), faults shaded (a red band on the nodes each touched), process events marked (X killed, "
+                 "and term (inner bar), OS version (blue, where it changes), faults shaded (a red band on the nodes each touched), the reboot lock (a dark bar under the holder), process events marked (X killed, "
                  "^ restarted, o rebooting, | paused/resumed), phases dashed.</div>")  # fmt: skip
     if samples:
         parts.append(plots.timeline_svg(node_segments(samples, origin, end), faults,
-                                        node_events(history, origin), phases(history, origin), end))  # fmt: skip
+                                        node_events(history, origin), phases(history, origin), end,
+                                        lock_spans(history, origin, end)))  # fmt: skip
     else:
         parts.append("<p>no status samples recorded</p>")
     points, completes = latency_points(history, origin)

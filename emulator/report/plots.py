@@ -25,6 +25,7 @@ ROLE_COLORS = {"leader": "#e69138", "candidate": "#cc0000", "pre-candidate": "#f
                "follower": "#93c47d"}  # fmt: skip
 OUTCOME_COLORS = {"ok": "#38761d", "fail": "#cc0000", "info": "#e69138"}
 FAULT_COLOR = "#f4cccc"
+LOCK_COLOR = "#741b47"
 EVENT_MARKERS = {"killed": "X", "stopped": "s", "paused": "|", "resumed": "|",
                  "restarted": "^", "rebooting": "o", "exited": "x"}  # fmt: skip
 WIDTH_IN = 13.5
@@ -53,6 +54,7 @@ def timeline_svg(
     events: Sequence[NodeEvent],
     phases: Sequence[tuple[float, str]],
     end: float,
+    locks: Sequence[FaultPeriod] = (),
 ) -> str:
     """One row per node: its state (background), its Raft role and term (inner bar), its OS
     version (where it changes), faults shaded across all rows, process events marked, phases
@@ -78,6 +80,10 @@ def timeline_svg(
             if name in f.nodes:
                 ax.broken_barh([(f.start, f.end - f.start)], (y + 0.3, 0.08), color="#cc0000",
                                lw=0, zorder=3)  # fmt: skip
+        for lock in locks:  # holding locksmith's reboot lock: a dark bar just under the row
+            if name in lock.nodes:
+                ax.broken_barh([(lock.start, lock.end - lock.start)], (y - 0.52, 0.1),
+                               color=LOCK_COLOR, lw=0, zorder=3)  # fmt: skip
         shown = None
         for s in segments[name]:  # the OS version, written where it changes
             if s.version and s.version != shown and s.state == "up":
@@ -100,8 +106,10 @@ def timeline_svg(
     roles = ("leader", "follower", "pre-candidate", "candidate")
     handles += [Patch(color=ROLE_COLORS[k], label=k) for k in roles]
     handles.append(Patch(color=FAULT_COLOR, label="fault active"))
+    if locks:
+        handles.append(Patch(color=LOCK_COLOR, label="holds reboot lock"))
     below = -0.12 - 0.5 / (len(names) + 2)  # under the axis label, whatever the row count
-    ax.legend(handles=handles, ncol=10, loc="upper center", bbox_to_anchor=(0.5, below),
+    ax.legend(handles=handles, ncol=len(handles), loc="upper center", bbox_to_anchor=(0.5, below),
               fontsize=8, frameon=False)  # fmt: skip
     ax.grid(axis="x", color="#dddddd", lw=0.5)
     return _svg(fig)

@@ -115,3 +115,21 @@ def throughput(
         if 0 <= i < n and outcome in out:
             out[outcome][i] += 1
     return out
+
+
+def lock_spans(history: Sequence[dict[str, Any]], origin: float, end: float) -> list[FaultPeriod]:
+    """Spans (start, end, "reboot lock", (node,)) while a node was among the semaphore's holders."""
+    since: dict[str, float] = {}
+    out = []
+    for e in history:
+        if e.get("type") != "lock":
+            continue
+        t = float(e["mono"]) - origin
+        now = set(e.get("nodes") or e.get("holders") or [])
+        for node in list(since):
+            if node not in now:
+                out.append(FaultPeriod(since.pop(node), t, "reboot lock", (node,)))
+        for node in now:
+            since.setdefault(node, t)
+    out += [FaultPeriod(t, end, "reboot lock", (node,)) for node, t in since.items()]
+    return sorted(out, key=lambda p: p.start)

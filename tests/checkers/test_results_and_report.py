@@ -89,3 +89,18 @@ def test_a_stale_read_is_explained_in_words(tmp_path):
     results, _ = check_run(make_run(tmp_path, stale=True))
     why = results["checkers"]["linearizable"]["explanation"]
     assert why.startswith("stale read: #3 returned 1, written by #1, but #2 had replaced it")
+
+
+def test_timeline_merges_samples_and_pairs_lock_holds():
+    from emulator.report.timeline import lock_spans, node_segments
+
+    samples = [{"mono": 10 + t, "nodes": {"a": {"state": s, "role": r, "term": 1}}}
+               for t, (s, r) in enumerate([("up", "leader"), ("up", "leader"), ("down", None),
+                                           ("up", "follower")])]  # fmt: skip
+    segs = node_segments(samples, origin=10, end=5)["a"]
+    assert [(s.start, s.end, s.state, s.role) for s in segs] == [
+        (0, 2, "up", "leader"), (2, 3, "down", None), (3, 5, "up", "follower")]  # fmt: skip
+    history = [{"type": "lock", "mono": 11, "nodes": ["a"]}, {"type": "lock", "mono": 13, "nodes": []},
+               {"type": "lock", "mono": 14, "nodes": ["b"]}]  # fmt: skip
+    spans = lock_spans(history, origin=10, end=9)
+    assert [(s.start, s.end, s.nodes) for s in spans] == [(1, 3, ("a",)), (4, 9, ("b",))]
