@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from emulator.faults import FaultKind, FaultSpec
+from emulator.faults import FaultError, FaultKind, FaultSpec
 from emulator.wire import message
 
 Link = tuple[str, str]
@@ -80,11 +80,55 @@ def partition_sides(
         half = len(shuffled) // 2
         bridge = shuffled[half]
         return [shuffled[:half] + [bridge], shuffled[half:]]
-    sides = [list(resolve_all(side, resolver)) for side in spec.sides]
+    sides = _disjoint_sides(spec.sides, nodes, rng, resolver)
     named = {n for side in sides for n in side}
     rest = [n for n in nodes if n not in named]
     if rest:  # unnamed nodes form the other side
         sides.append(rest)
+    return sides
+
+
+SIZED = {"majority": lambda n: n // 2 + 1, "minority": lambda n: (n - 1) // 2}
+
+
+def _disjoint_sides(
+    specs: Sequence[Sequence[str]], nodes: Sequence[str], rng: random.Random, resolver: Resolver
+) -> list[list[str]]:
+    """Partition sides never overlap: each side takes only nodes no earlier side took.
+
+    ``majority``/``minority`` keep their size (of the whole cluster) but are drawn from the nodes
+    still free, so ``partition leader majority`` is the leader against a majority of the others.
+    Naming a node for two sides, or a side left with no node, is an error (FaultError).
+    """
+    taken: set[str] = set()
+    sides: list[list[str]] = []
+    for names in specs:
+        side: list[str] = []
+        for name in names:
+            if name in SIZED:
+                free = [n for n in nodes if n not in taken and n not in side]
+                size = SIZED[name](len(nodes))
+                if len(free) < size:
+                    raise FaultError(
+                        None,
+                        f"partition: no {name} ({size} nodes) left once the earlier sides "
+                        f"took {', '.join(sorted(taken))}",
+                    )
+                side += sorted(rng.sample(free, size))
+                continue
+            for node in resolver(name):
+                if node in taken:
+                    raise FaultError(
+                        None,
+                        f"partition: {node} ({name}) is already on an earlier side; sides are "
+                        f"disjoint",
+                    )
+                if node not in side:
+                    side.append(node)
+        if not side:
+            raise FaultError(None, f"partition: the side {','.join(names)} has no node")
+        taken.update(side)
+        sides.append(side)
     return sides
 
 
