@@ -81,43 +81,48 @@ class FleetEngine(NodeActor):
         return super().on_local(message)
 
     def _round(self, renew: bool) -> None:
+        """Renew or seek the lease (ticks only); the leader then reads the registry and acts.
+        An engine that does not lead reads only the lease key: idle clusters stay cheap."""
         try:
-            snap = self.registry.snapshot()
             if renew:
-                if not self.registry.ensure_engine_version(snap.engine_version):
-                    self._lost("cluster engine version is newer than ours")
-                    return
-                self._lead(snap)
-            if self.lease is not None and self.ctx.clock.monotonic() < self.leader_until:
-                self._reconcile(snap)
+                self._lead()
+            if self.lease is None or self.ctx.clock.monotonic() >= self.leader_until:
+                return
+            snap = self.registry.snapshot()
+            if not self.registry.ensure_engine_version(snap.engine_version):
+                self._lost("cluster engine version is newer than ours")
+                return
+            self._reconcile(snap)
         except ETCD_ERRORS as exc:
             self.log.warning("fleet.engine_round_failed", error=str(exc))
 
-    def _lead(self, snap: Snapshot) -> None:
+    def _lead(self) -> None:
         me = self.ctx.machine_id
         started = self.ctx.clock.monotonic()
-        if self.lease is None and snap.lease is not None and snap.lease.machine_id == me:
-            # held by this machine before a restart: renew it, as fleet does
-            self.lease = snap.lease
-        if self.lease is not None:
-            renewed = self.registry.renew_lease(self.lease, self.lease_ttl)
-            if renewed is None:
-                self._lost("renewal failed: the lease changed hands or expired")
-            else:
-                self.lease = renewed
-                self.leader_until = started + self.lease_ttl
-                self.status.set_leader(me)
-            return
-        if snap.lease is None:
-            got = self.registry.acquire_lease(me, self.lease_ttl)
-            if got is not None:
+        if self.lease is None:
+            current = self.registry.get_lease()
+            if current is not None and current.machine_id != me:
+                self.status.set_leader(current.machine_id)
+                return
+            if current is None:
+                got = self.registry.acquire_lease(me, self.lease_ttl)
+                if got is None:  # another engine was quicker
+                    current = self.registry.get_lease()
+                    self.status.set_leader(current.machine_id if current else None)
+                    return
                 self.lease = got
                 self.leader_until = started + self.lease_ttl
                 self.log("fleet.engine_leader_acquired", machine_id=me)
                 self.status.set_leader(me)
                 return
-            snap = self.registry.snapshot()
-        self.status.set_leader(snap.lease.machine_id if snap.lease else None)
+            self.lease = current  # held by this machine before a restart: renew it, as fleet does
+        renewed = self.registry.renew_lease(self.lease, self.lease_ttl)
+        if renewed is None:
+            self._lost("renewal failed: the lease changed hands or expired")
+            return
+        self.lease = renewed
+        self.leader_until = started + self.lease_ttl
+        self.status.set_leader(me)
 
     def _lost(self, why: str) -> None:
         if self.lease is not None:

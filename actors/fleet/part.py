@@ -24,7 +24,7 @@ from actors.fleet.watcher import RegistryWatcher
 from emulator.config.cloudmodel import UnitCommand
 from emulator.etcdctl_client import V2Client
 
-AGENT_ROUND_S = 1.0  # the agent's own reconcile period (the watch makes it react sooner)
+AGENT_ROUND_S = 5.0  # the agent's own reconcile period, fleet's (the watch wakes it sooner)
 
 
 class FleetStatus:
@@ -81,7 +81,7 @@ class FleetPart:
                 ctx, self.registry, opts.engine_reconcile_interval, self.status
             )
             self.watcher.listen(self.engine, engine_wants)
-        interval = min(AGENT_ROUND_S, opts.engine_reconcile_interval)
+        interval = AGENT_ROUND_S
         self.agent = FleetAgent.start(
             ctx,
             self.registry,

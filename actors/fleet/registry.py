@@ -229,6 +229,15 @@ class Registry:
                     raise
         return True
 
+    def get_lease(self) -> Lease | None:
+        try:
+            resp = self.client.get(r.lease_key())
+        except EtcdError as exc:
+            if exc.code == KEY_NOT_FOUND:
+                return None
+            raise
+        return self._lease(resp.node)
+
     def acquire_lease(self, machine_id: str, ttl: float) -> Lease | None:
         try:
             resp = self.client.set(
