@@ -25,7 +25,7 @@ from emulator.logview import LogRecord, LogTail, format_value
 from emulator.supervisor_client import SupervisorUnavailable, request
 
 WATCHED_INTERVAL_S = 0.5  # a page is open: changes show within a second
-IDLE_INTERVAL_S = 2.0  # nobody looking: keep the rate history, cost little
+IDLE_INTERVAL_S = 5.0  # nobody looking: keep a coarse rate history, cost next to nothing
 RATE_SPAN_S = 2.0  # rates are taken over at least this long, so one slow poll is no spike
 HISTORY_S = 300.0  # the rate plot's width: the last five minutes
 LOG_KEEP = 400  # records a newly opened page gets, and the most one batch sends

@@ -150,7 +150,9 @@ def history(run) -> list[dict]:
     return [json.loads(line) for line in lines]
 
 
-def test_lists_every_node_marks_the_leader_and_a_killed_leader_is_replaced(dashboard, browser):
+def test_lists_every_node_marks_the_leader_a_killed_leader_is_replaced_and_comes_back(
+    dashboard, browser
+):
     run, _, _, mark = dashboard
     wait(browser, lambda: len(leaders(browser)) == 1, "one leader marked")
     assert set(boxes(browser)) == {"core-01", "core-02", "core-03"}
@@ -165,8 +167,16 @@ def test_lists_every_node_marks_the_leader_and_a_killed_leader_is_replaced(dashb
         lambda: len(leaders(browser)) == 1 and leaders(browser)[0] != old,
         "a new leader marked",
     )
+    # the supervisor starts it again; the same page follows without a reload
+    browser.find_element(
+        "css selector", f'.node[data-node="{old}"] [data-action="restart"]'
+    ).click()
+    wait(browser, lambda: boxes(browser)[old]["state"] == "up", f"{old} shown up again")
     starts = [h for h in history(run)[mark:] if h["type"] == "fault" and h["phase"] == "start"]
-    assert [(h["kind"], h["nodes"], h["origin"]) for h in starts] == [("kill", [old], "dashboard")]
+    assert [(h["kind"], h["nodes"], h["origin"]) for h in starts] == [
+        ("kill", [old], "dashboard"),
+        ("restart", [old], "dashboard"),
+    ]
 
 
 def test_partition_shows_cut_links_then_heal_shows_them_whole(dashboard, browser):

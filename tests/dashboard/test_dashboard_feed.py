@@ -69,6 +69,7 @@ def test_logs_reach_a_waiting_page_in_order_with_sequence_numbers(tmp_path):
     log.write_text(json.dumps({**line, "fields": {"term": 2}}) + "\n")
     script = Script()
     feed = Feed(tmp_path, ask=script.ask, store_stats=script.stats)
+    feed.watching(+1)  # a page is open: the feed polls at its fast pace
     feed.start()
     try:
         _, _, logs, seq = feed.wait(-1, 0, 5)
