@@ -122,8 +122,9 @@ class FleetAgent(NodeActor):
             return
         if self.report_leader:  # no engine here to say who leads: read it from the registry
             self.status.set_leader(snap.lease.machine_id if snap.lease else None)
-        metadata = snap.machines[self.machine.id].metadata if self.machine.id in snap.machines \
-            else self.machine.metadata  # fmt: skip
+        # the registry's view of this machine holds metadata changed at run time too
+        known = snap.machines.get(self.machine.id)
+        metadata = known.metadata if known is not None else self.machine.metadata
         units = [
             RegistryUnit(
                 name, job.unit_hash, requirements(name, unit), job.target_state, job.target
@@ -134,7 +135,7 @@ class FleetAgent(NodeActor):
         desired = core.desired_units(self.machine.id, metadata, units)
         for task in core.plan(desired, self.current):
             want = desired.get(task.name)
-            self._run(task, snap if want is None else snap, want.unit_hash if want else "")
+            self._run(task, snap, want.unit_hash if want else "")
         self.status.set_units(len(self.current))
 
     def _run(self, task: core.Task, snap: Snapshot | None, unit_hash: str = "") -> None:
