@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from actors.etcd import v2api
 from actors.etcd.commands import V2Request
 from actors.etcd.errors import EtcdError
-from actors.etcd.membership import MembershipChanges
+from actors.etcd.memberports import MemberClock, MemberCounters, MemberObserver, PendingRequest
+from actors.etcd.membership import MemberRemoved, MembershipChanges
 from actors.etcd.raftstats import RaftStats
 from actors.etcd.readyorder import ready_order
 from actors.etcd.requests import (
@@ -42,47 +42,19 @@ from actors.etcd.requests import (
     ClientWatch,
     ClientWrite,
     MemberSettings,
-    Reply,
     WatchStarted,
     new_request_id,
 )
 from actors.etcd.store import ApplyResult, KeyStore
 from actors.raft.core import RaftCore
-from actors.raft.entries import Entry, EntryKind
+from actors.raft.entries import EntryKind
+from actors.raft.messages import FROM_LEADER
 from actors.raft.ready import RaftConfig, Ready, Role
 from emulator import wire
 
 REQUEST_TIMEOUT_S = 5.0
 SYNC_INTERVAL_S = 0.5
 APPLIED_MARK_EVERY = 25  # log every 25th applied entry: checkers compare them across nodes
-
-
-class MemberClock(Protocol):
-    def monotonic(self) -> float: ...
-
-    def time_ns(self) -> int: ...
-
-
-class MemberObserver(Protocol):
-    def persisted(self, rd: Ready) -> None: ...
-
-    def applied(self, entry: Entry, request: V2Request | None) -> None: ...
-
-
-@dataclass
-class _Pending:
-    reply: Reply
-    deadline: float
-    read: Any = None
-    no_value: bool = False
-    data: bytes = b""  # a write's packed request, as proposed
-
-
-@dataclass
-class MemberCounters:
-    proposals_failed: int = 0
-    leader_changes: int = 0
-    applied: int = 0
 
 
 class MemberCore:
@@ -131,10 +103,12 @@ class MemberCore:
         self._snap_index = snapshot.index if snapshot else 0
         self.counters = MemberCounters()
         self.stats = RaftStats()
-        self._writes: dict[str, _Pending] = {}
+        self._writes: dict[str, PendingRequest] = {}
         self._proposed: dict[bytes, V2Request] = {}  # packed -> request, for writes proposed here
-        self._reads: dict[bytes, _Pending] = {}
-        self._read_waits: list[tuple[int, _Pending]] = []  # ReadIndex answered, waiting to apply
+        self._reads: dict[bytes, PendingRequest] = {}
+        self._read_waits: list[
+            tuple[int, PendingRequest]
+        ] = []  # ReadIndex answered, waiting to apply
         self.membership = MembershipChanges(self.core, new_id, log)
         self._last_sync = float("-inf")
         self._leader: str | None = None
@@ -149,7 +123,8 @@ class MemberCore:
 
     # --- inputs ------------------------------------------------------------------------------
     def tick(self) -> None:
-        self.core.tick()
+        if not self.membership.removed:  # a removed member no longer campaigns
+            self.core.tick()
         now = self.clock.monotonic()
         if self.core.role is Role.LEADER and now - self._last_sync >= SYNC_INTERVAL_S:
             self._last_sync = now
@@ -160,6 +135,15 @@ class MemberCore:
 
     def step(self, msg: Any) -> None:
         self.stats.received(msg, self.clock.monotonic())
+        membership = self.membership
+        if type(msg) is MemberRemoved:
+            membership.told_removed(msg)
+            return
+        if msg.frm in membership.removed_peers:  # etcd answers 410 Gone; so do we, in Raft
+            self._send(MemberRemoved(self.core.term, self.node, msg.frm))
+            return
+        if membership.removed and isinstance(msg, FROM_LEADER):
+            membership.heard_from_leader()
         self.core.step(msg)
 
     def handle(self, message: Any) -> bool:
@@ -206,7 +190,7 @@ class MemberCore:
             return
         self._proposed[data] = req  # applying it here needs no decoding
         deadline = self.clock.monotonic() + REQUEST_TIMEOUT_S
-        self._writes[req.id] = _Pending(
+        self._writes[req.id] = PendingRequest(
             msg.reply, deadline, no_value=msg.no_value_on_success, data=data
         )
 
@@ -228,7 +212,7 @@ class MemberCore:
             msg.reply(self._render(EtcdError.leader_election(self.store.index)))
             return
         deadline = self.clock.monotonic() + REQUEST_TIMEOUT_S
-        self._reads[ctx] = _Pending(msg.reply, deadline, read)
+        self._reads[ctx] = PendingRequest(msg.reply, deadline, read)
 
     def _watch(self, msg: ClientWatch) -> None:
         w = msg.watch

@@ -3,6 +3,11 @@
 A change is refused at once when it cannot apply (adding a voter, removing a non-voter or the last
 voter); otherwise it is proposed with a request id in its context, and the caller is answered when
 a member applies the entry with that id, or after the request timeout.
+
+A removed member learns it was removed, as etcd's does (peers answer it with "410 Gone"): members
+remember whom they removed, answer any Raft message from such a node with :class:`MemberRemoved`
+and drop it; the removed node then stops campaigning and closes its client port. Added back, it
+hears from the leader again and carries on from its own log.
 """
 
 from __future__ import annotations
@@ -14,6 +19,16 @@ from typing import Any
 from actors.etcd.requests import ClientConfChange, ConfChangeOutcome, ConfChangeResult, Reply
 from actors.raft.entries import ConfChange, ConfChangeOp
 from actors.raft.protocol import apply_conf_change, decode_conf_change
+from emulator.wire import message
+
+
+@message("etcd.MemberRemoved")
+class MemberRemoved:
+    """To a node that sent Raft messages after it was removed from the cluster."""
+
+    term: int
+    frm: str
+    to: str
 
 
 class MembershipChanges:
@@ -24,6 +39,8 @@ class MembershipChanges:
         self._waiting: dict[str, tuple[Reply, float]] = {}  # request id -> (reply, deadline)
         self._voters_listener: Callable[[tuple[str, ...]], None] | None = None
         self._voters_seen: tuple[str, ...] = ()
+        self.removed_peers: set[str] = set()  # nodes this member applied the removal of
+        self.removed = False  # told by a peer that this member was removed
 
     def propose(self, msg: ClientConfChange, deadline: float) -> None:
         voters = self.core.voters
@@ -53,6 +70,10 @@ class MembershipChanges:
         if cc is None:
             return
         after = apply_conf_change(self.core.voters, cc)
+        if cc.op == ConfChangeOp.REMOVE_NODE:
+            self.removed_peers.add(cc.node)
+        else:
+            self.removed_peers.discard(cc.node)
         self.log(
             "member.conf_change_applied",
             op=ConfChangeOp(cc.op).name,
@@ -74,9 +95,26 @@ class MembershipChanges:
                 del self._waiting[rid]
                 reply(ConfChangeOutcome(ConfChangeResult.TIMED_OUT, self.core.voters))
         voters = self.core.voters
+        if self.removed:
+            voters = tuple(v for v in voters if v != self.core.id)  # its log does not know yet
         if self._voters_listener is not None and voters != self._voters_seen:
             self._voters_seen = voters
             self._voters_listener(voters)
+
+    def told_removed(self, notice: MemberRemoved) -> None:
+        if not self.removed:
+            self.removed = True
+            self.log.warning(
+                "member.removed",
+                by=notice.frm,
+                note="the member has been permanently removed from the cluster",
+            )
+
+    def heard_from_leader(self) -> None:
+        """A leader replicates to this node again: it was added back."""
+        if self.removed:
+            self.removed = False
+            self.log("member.added_back")
 
     def watch_voters(self, listener: Callable[[tuple[str, ...]], None]) -> tuple[str, ...]:
         self._voters_listener = listener

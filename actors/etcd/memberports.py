@@ -1,0 +1,39 @@
+"""The member core's ports and bookkeeping types: its clock, its observer, pending requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from actors.etcd.commands import V2Request
+from actors.etcd.requests import Reply
+from actors.raft.entries import Entry
+from actors.raft.ready import Ready
+
+
+class MemberClock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def time_ns(self) -> int: ...
+
+
+class MemberObserver(Protocol):
+    def persisted(self, rd: Ready) -> None: ...
+
+    def applied(self, entry: Entry, request: V2Request | None) -> None: ...
+
+
+@dataclass
+class PendingRequest:
+    reply: Reply
+    deadline: float
+    read: Any = None
+    no_value: bool = False
+    data: bytes = b""  # a write's packed request, as proposed
+
+
+@dataclass
+class MemberCounters:
+    proposals_failed: int = 0
+    leader_changes: int = 0
+    applied: int = 0
