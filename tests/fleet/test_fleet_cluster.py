@@ -168,6 +168,29 @@ def test_conflicts_spread_and_global_unit_follows_metadata(fleet):
     assert "hello from hello@1.service" in journal
 
 
+def test_the_talks_apache_unit_answers_on_port_80(fleet):
+    talk = REPO.parent / "shared" / "talk" / "apache@.service"
+    if talk.exists():  # shipped byte for byte
+        assert (UNITS / "apache@.service").read_bytes() == talk.read_bytes()
+    fleet.fleetctl("submit", str(UNITS / "apache@.service"))
+    out = fleet.fleetctl("start", "--block-attempts", "90", "apache@1", "apache@2").stdout
+    assert out.count("launched on") == 2, out
+    nodes = wait(lambda: [n for u in ("apache@1.service", "apache@2.service")
+                          for n in fleet.running_on(u)] or None, 60, "apache running")  # fmt: skip
+    assert len(set(nodes)) == 2  # Conflicts=apache@*.service
+    for node in nodes:
+        page = wait(lambda n=node: _get(f"http://{fleet.address[n]}/"), 30, f"port 80 on {node}")
+        assert f"coreos/apache on {node}" in page
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            return resp.read().decode()
+    except OSError:
+        return None
+
+
 def test_stop_ends_the_process_and_destroy_removes_the_unit(fleet):
     status = fleet.fleetctl("status", "hello@1.service").stdout
     pid = int(status.split("Main PID: ")[1].split()[0])
