@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from actors.fleet.agentcore import (
     LOAD,
     START,
@@ -107,3 +110,27 @@ def test_apply_records_progress():
     assert current["a.service"].state == "loaded"
     apply(current, Task(UNLOAD, "a.service", ""))
     assert current == {}
+
+
+# --- property: carrying out the plan reaches the desired state ----------------------------------
+_names = st.sampled_from(["a.service", "b.service", "c.service", "d.service"])
+_desired = st.dictionaries(
+    _names,
+    st.tuples(st.sampled_from(["h1", "h2"]), st.sampled_from(["inactive", "loaded", "launched"])),
+)
+_current = st.dictionaries(
+    _names, st.tuples(st.sampled_from(["h1", "h2"]), st.sampled_from(["loaded", "launched"]))
+)
+
+
+@given(_desired, _current)
+def test_plan_carried_out_reaches_desired(desired_raw, current_raw):
+    desired = {n: Desired(n, h, s) for n, (h, s) in desired_raw.items()}
+    current = {n: Current(h, s) for n, (h, s) in current_raw.items()}
+    for task in plan(desired, current):
+        apply(current, task, desired[task.name].unit_hash if task.name in desired else "")
+    assert plan(desired, current) == []
+    wanted = {
+        n: (d.unit_hash, d.target_state) for n, d in desired.items() if d.target_state != "inactive"
+    }
+    assert {n: (c.unit_hash, c.state) for n, c in current.items()} == wanted
