@@ -26,6 +26,7 @@ from emulator.supervisor_client import SupervisorUnavailable, request
 
 WATCHED_INTERVAL_S = 0.5  # a page is open: changes show within a second
 IDLE_INTERVAL_S = 5.0  # nobody looking: keep a coarse rate history, cost next to nothing
+KEYS_EVERY_S = 5.0  # counting keys reads the whole keyspace: now and then, and only when watched
 RATE_SPAN_S = 2.0  # rates are taken over at least this long, so one slow poll is no spike
 HISTORY_S = 300.0  # the rate plot's width: the last five minutes
 LOG_KEEP = 400  # records a newly opened page gets, and the most one batch sends
@@ -51,11 +52,14 @@ class Feed:
         ask: Callable[[Any], Any] | None = None,
         store_stats: Callable[[str], dict[str, Any] | None] = sources.fetch_store_stats,
         fleet: Callable[[dict[str, Any]], Any] = sources.fetch_fleet,
+        keys: Callable[[str], dict[str, Any] | None] = sources.fetch_keys,
     ):
         self.run_dir = run_dir
         self._ask = ask or (lambda msg: request(run_dir, msg, timeout=2.0))
         self._store_stats = store_stats
         self._fleet = fleet
+        self._keys = keys
+        self._keys_at = (-KEYS_EVERY_S, None)  # (when counted, count)
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self.version = 0
@@ -100,6 +104,8 @@ class Feed:
         etcd = shape.etcd_panel(nodes)
         if etcd is not None:
             etcd["rates"] = self._sample_rates(nodes, mono, wall)
+            if etcd["keys"] is None:
+                etcd["keys"] = self._count_keys(nodes, etcd["leader"], mono)
         return {
             "alive": True,
             "ts": wall,
@@ -110,6 +116,12 @@ class Feed:
             "leaders": shape.leader_marks(nodes),
             "fleet": self._sample_fleet(nodes) if self.viewers else None,
         }
+
+    def _count_keys(self, nodes: list[dict[str, Any]], leader: str | None, mono: float) -> Any:
+        if self.viewers and leader and mono - self._keys_at[0] >= KEYS_EVERY_S:
+            url = next(n.get("client_url") for n in nodes if n["name"] == leader)
+            self._keys_at = (mono, shape.count_keys(self._keys(url)) if url else None)
+        return self._keys_at[1]
 
     def _sample_fleet(self, nodes: list[dict[str, Any]]) -> dict[str, Any] | None:
         """fleet's machines and unit states, from the first running node whose API answers."""

@@ -134,6 +134,20 @@ def counter_rate(
     return round(total / dt, 2)
 
 
+def count_keys(tree: Mapping[str, Any] | None) -> int | None:
+    """Keys (not directories) in a v2 ``node`` tree; hidden keys (``_name``) are not listed."""
+    if not isinstance(tree, Mapping):
+        return None
+    count, stack = 0, [tree]
+    while stack:
+        node = stack.pop()
+        if node.get("dir"):
+            stack.extend(n for n in node.get("nodes") or () if isinstance(n, Mapping))
+        else:
+            count += 1
+    return count
+
+
 def leader_of(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """The up node that says it leads, in the highest term (a stale leader may linger)."""
     leaders = [n for n in nodes if n.get("role") == "leader" and n.get("state") == "up"]

@@ -32,6 +32,12 @@ def fetch_store_stats(client_url: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def fetch_keys(client_url: str) -> dict[str, Any] | None:
+    """The whole v2 keyspace as a tree (what ``etcdctl ls -r /`` reads), for counting keys."""
+    data = get_json(f"{client_url}/v2/keys/?recursive=true", timeout=1.0)
+    return data.get("node") if isinstance(data, dict) else None
+
+
 def fleet_api_url(node: Mapping[str, Any]) -> str | None:
     """Where a node serves fleet's API v1 (the rule of ``actors.fleet.api.api_port``)."""
     from actors.fleet.api import API_PORT, PORT_OFFSET_SHIFT

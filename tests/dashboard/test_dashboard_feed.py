@@ -31,6 +31,9 @@ class Script:
             raise SupervisorUnavailable("the cluster of /x is not running")
         return ClusterStatus(report(self.gets))
 
+    def keys(self, url):
+        return {"dir": True, "nodes": [{"key": "/k1"}, {"key": "/k2"}]}
+
     def stats(self, url):
         name = url.removeprefix("http://")
         return {"getsSuccess": self.gets[name], "setsSuccess": self.sets, "createFail": 0}
@@ -38,7 +41,7 @@ class Script:
 
 def test_rates_from_counters_taken_at_least_the_rate_span_apart(tmp_path, monkeypatch):
     script = Script()
-    feed = Feed(tmp_path, ask=script.ask, store_stats=script.stats)
+    feed = Feed(tmp_path, ask=script.ask, store_stats=script.stats, keys=script.keys)
     clock = iter(range(0, 100))
     monkeypatch.setattr("emulator.dashboard.feed.time.monotonic", lambda: float(next(clock)))
     for _ in range(4):  # one sample a second: 10 reads on each member, 3 writes applied everywhere
@@ -53,7 +56,7 @@ def test_rates_from_counters_taken_at_least_the_rate_span_apart(tmp_path, monkey
 def test_a_supervisor_gone_makes_a_dead_view_with_the_reason(tmp_path):
     script = Script()
     script.down = True
-    feed = Feed(tmp_path, ask=script.ask, store_stats=script.stats)
+    feed = Feed(tmp_path, ask=script.ask, store_stats=script.stats, keys=script.keys)
     feed.sample()
     assert feed.view == {
         "alive": False,
@@ -68,7 +71,7 @@ def test_logs_reach_a_waiting_page_in_order_with_sequence_numbers(tmp_path):
     line = {"ts": 1.0, "node": "core-01", "actor": "raft", "level": "info", "event": "e1"}
     log.write_text(json.dumps({**line, "fields": {"term": 2}}) + "\n")
     script = Script()
-    feed = Feed(tmp_path, ask=script.ask, store_stats=script.stats)
+    feed = Feed(tmp_path, ask=script.ask, store_stats=script.stats, keys=script.keys)
     feed.watching(+1)  # a page is open: the feed polls at its fast pace
     feed.start()
     try:
@@ -81,5 +84,6 @@ def test_logs_reach_a_waiting_page_in_order_with_sequence_numbers(tmp_path):
             if logs:
                 break
         assert [(e["event"], e["seq"]) for e in logs] == [("e2", 2)]
+        assert feed.view["etcd"]["keys"] == 2  # counted on the leader while a page watches
     finally:
         feed.stop()

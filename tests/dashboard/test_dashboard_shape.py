@@ -148,3 +148,16 @@ def test_fleet_panel_puts_each_machines_units_under_its_node_name():
     ]
     nodes[0]["engine_leader"] = "m1"  # the nodes disagree (a lease moving): no verdict
     assert shape.fleet_panel(nodes, machines, [])["engine_leader"] is None
+
+
+def test_count_keys_counts_leaves_of_the_v2_tree_not_directories():
+    tree = {
+        "dir": True,
+        "nodes": [
+            {"key": "/a", "value": "1"},
+            {"key": "/d", "dir": True, "nodes": [{"key": "/d/x"}, {"key": "/d/e", "dir": True}]},
+        ],
+    }
+    assert shape.count_keys(tree) == 2
+    assert shape.count_keys({"dir": True}) == 0
+    assert shape.count_keys(None) is None
