@@ -24,6 +24,7 @@ from emulator.ticker import Tick
 
 TICK_S = 0.5
 IDLE_PROBE_S = 5.0
+PROBE_RETRY_S = 2.0
 ETCD_ERRORS = (ClusterError, ClientError, EtcdError, BadSemaphore, OSError)
 
 
@@ -88,6 +89,7 @@ class Locksmith(NodeActor):
             if message.op != self.core.update_op:
                 self.log("locksmith.update_status", op=message.op)
             self.core.observe_update(message.op)
+            self._next_probe = 0.0  # a decision may be due now
             if message.boot_good:
                 self.core.observe_boot_good()
             self._step()
@@ -102,18 +104,21 @@ class Locksmith(NodeActor):
     # --- one round: observe etcd, ask the core, act --------------------------------------------
     def _step(self) -> None:
         mono = time.monotonic()
-        if self.lock is not None and self.core.wants_etcd_probe() and mono >= self.core.retry_at:
+        if self.lock is not None and self.core.wants_etcd_probe() and mono >= self._next_probe:
             # while something is to be decided, every tick; otherwise now and then, to keep the
-            # lock_holder column honest (someone may lock or unlock by hand)
-            if self.core.busy(self.ctx.clock.time()) or mono >= self._next_probe:
-                self._next_probe = mono + IDLE_PROBE_S
-                self._probe()
+            # lock_holder column honest (someone may lock or unlock by hand); after a failure,
+            # not before PROBE_RETRY_S (a partitioned etcd answers only by timing out)
+            ok = self._probe()
+            busy = self.core.busy(self.ctx.clock.time())
+            self._next_probe = (
+                mono + (0.0 if busy else IDLE_PROBE_S) if ok else mono + PROBE_RETRY_S
+            )
         action = self.core.next_action(time.monotonic(), self.ctx.clock.time())
         if action is not None:
             self._carry_out(action)
         self._publish()
 
-    def _probe(self) -> None:
+    def _probe(self) -> bool:
         assert self.lock is not None
         try:
             sem = self.lock.get()
@@ -121,8 +126,9 @@ class Locksmith(NodeActor):
             if self.core.etcd_ok:
                 self.log.warning("locksmith.etcd_unreachable", error=str(exc))
             self.core.observe_etcd(False, error=str(exc))
-            return
+            return False
         self.core.observe_etcd(True, holding=sem.holds(self.ctx.machine_id))
+        return True
 
     def _carry_out(self, action: Action) -> None:
         mid = self.ctx.machine_id

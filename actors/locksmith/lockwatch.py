@@ -17,19 +17,29 @@ from pathlib import Path
 from typing import Any
 
 from actors.locksmith.semaphore import KEY_PREFIX, SEMAPHORE_KEY
-from emulator.etcdctl_client import ClientError, ClusterError, EtcdError, V2Client
+from emulator.etcdctl_client import (
+    ClientError,
+    ClusterError,
+    EtcdError,
+    V2Client,
+    decode_keys_reply,
+    keys_path,
+)
 from emulator.history import History
 from emulator.machineid import MACHINE_ID_PATH
 
 KEY_NOT_FOUND = 100
 INDEX_CLEARED = 401
 RETRY_S = 1.0
+WAIT_S = 5.0  # a watch is cut after this and asked again, of the next node if it failed
 
 
 class LockWatch(threading.Thread):
     def __init__(self, endpoints: list[str], run_dir: Path):
         super().__init__(name="lockwatch", daemon=True)
-        self.client = V2Client(endpoints, timeout=3.0)
+        # one client per node, used in turn: a watch on a paused or cut-off node would hang
+        self.clients = [V2Client([url], timeout=WAIT_S) for url in endpoints]
+        self._turn = 0
         self.run_dir = run_dir
         self.history = History(run_dir / "history.jsonl")
         self._stopping = threading.Event()
@@ -71,6 +81,15 @@ class LockWatch(threading.Thread):
             available=sem.get("semaphore"), max=sem.get("max"), group=group, index=index,
         )  # fmt: skip
 
+    @property
+    def client(self) -> V2Client:
+        return self.clients[self._turn % len(self.clients)]
+
+    def _wait(self, index: int):
+        query = {"wait": "true", "recursive": "true", "waitIndex": str(index)}
+        reply = self.client.request("GET", keys_path(KEY_PREFIX), query)  # bounded by WAIT_S
+        return decode_keys_reply(reply) if reply.body else None
+
     def _snapshot(self) -> int:
         """Record the semaphores as they are; returns the index to watch from."""
         try:
@@ -93,7 +112,7 @@ class LockWatch(threading.Thread):
             try:
                 if index is None:
                     index = self._snapshot()
-                resp = self.client.wait(KEY_PREFIX, index, recursive=True)
+                resp = self._wait(index)
                 if resp is None:
                     continue
                 mod = int(resp.node.get("modifiedIndex", index))
@@ -104,5 +123,12 @@ class LockWatch(threading.Thread):
                 if exc.code == INDEX_CLEARED:
                     index = None  # fell behind etcd's 1000-event history: read afresh
                 self._stopping.wait(RETRY_S)
-            except (ClusterError, ClientError, OSError, ValueError):
-                self._stopping.wait(RETRY_S)  # etcd not up yet, or no quorum: try again
+            except (ClusterError, ClientError, OSError, ValueError) as exc:
+                self._turn += 1  # try the next node
+                if not (isinstance(exc, ClusterError) and _timed_out(exc)):
+                    self._stopping.wait(RETRY_S)  # etcd not up yet, or no quorum: try again
+
+
+def _timed_out(exc: ClusterError) -> bool:
+    """A watch that saw no change within WAIT_S (not a failure: ask again at once)."""
+    return all("timed out" in e for e in exc.errors)
