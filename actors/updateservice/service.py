@@ -121,22 +121,40 @@ class UpdateService:
     # --- admin -------------------------------------------------------------------------------
     def publish(self, channel: str, version: str, origin: str = "admin API", **flags: bool) -> dict:
         with self._lock:
+            before = self._faulty_on_channels()
             release = rollout.publish(self.state, channel, version, self.clock(), **flags)
             self.packages.get(release)  # build (and check) now, not on the first download
             self._changed()
-        if release.faults and self.history is not None:
-            self.history.record(
-                "fault", phase="start", id=f"release:{release.id}", kind="release",
-                fault=f"release {channel} {version} {' '.join(release.faults)}", nodes=[],
-                duration_s=None, origin=origin,
-            )  # fmt: skip
+            self._fault_history(before, origin)
         return self.release_json(release)
 
     def promote(self, source: str, target: str) -> dict:
         with self._lock:
+            before = self._faulty_on_channels()
             release = rollout.promote(self.state, source, target, self.clock())
             self._changed()
+            self._fault_history(before, "admin API")
         return self.release_json(release)
+
+    def _faulty_on_channels(self) -> set[str]:
+        return {
+            rid for rid in self.state.channels.values() if rid and self.state.releases[rid].faults
+        }
+
+    def _fault_history(self, before: set[str], origin: str) -> None:
+        """A faulty release is a fault from its publication until no channel serves it."""
+        if self.history is None:
+            return
+        after = self._faulty_on_channels()
+        for rid, phase in [(r, "start") for r in sorted(after - before)] + [
+            (r, "end") for r in sorted(before - after)
+        ]:
+            rel = self.state.releases[rid]
+            text = f"release {rel.channel} {rel.version} {' '.join(rel.faults)}"
+            extra = {"duration_s": None, "origin": origin} if phase == "start" else {
+                "reason": "replaced on its channel"}  # fmt: skip
+            self.history.record("fault", phase=phase, id=f"release:{rid}", kind="release",
+                                fault=text, nodes=[], **extra)  # fmt: skip
 
     def set_policy(self, group: str, changes: dict[str, Any]) -> dict:
         with self._lock:

@@ -133,3 +133,15 @@ def test_policy_changes_answer_the_group_and_bad_ones_change_nothing():
     with pytest.raises(ValueError):
         svc.set_policy("stable", {"max_updates_per_period": "many"})
     assert svc.snapshot()["groups"]["stable"]["max_updates_per_period"] == 2
+
+
+def test_a_faulty_release_is_a_fault_until_a_good_one_replaces_it(tmp_path):
+    svc = service(tmp_path)
+    svc.publish("stable", "1.1.0", broken_boot=True)
+    svc.publish("stable", "1.2.0")
+    lines = [
+        line for line in (tmp_path / "history.jsonl").read_text().splitlines() if '"fault"' in line
+    ]
+    assert len(lines) == 2
+    assert '"phase":"start"' in lines[0] and '"phase":"end"' in lines[1]
+    assert all('"id":"release:stable-1.1.0"' in line for line in lines)
