@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
 from typing import Any
 
+from actors.etcd import stats as etcd_stats
+
 # Link statuses, as the page's CSS classes know them.
 OK, CUT, ONE_WAY, DOWN, DEGRADED, UNREACHABLE = (
     "ok",
@@ -25,21 +27,11 @@ OK, CUT, ONE_WAY, DOWN, DEGRADED, UNREACHABLE = (
     "unreachable",
 )
 
-# etcd's /v2/stats/store counters: reads are gets; writes are everything that went through Raft.
-READ_COUNTERS = ("getsSuccess", "getsFail")
-WRITE_COUNTERS = (
-    "setsSuccess",
-    "setsFail",
-    "deleteSuccess",
-    "deleteFail",
-    "updateSuccess",
-    "updateFail",
-    "createSuccess",
-    "createFail",
-    "compareAndSwapSuccess",
-    "compareAndSwapFail",
-    "compareAndDeleteSuccess",
-    "compareAndDeleteFail",
+# etcd's /v2/stats/store counters (named once, in actors.etcd.stats): reads are the gets; writes
+# are the requests that went through Raft (expiries are the leader's, not clients').
+READ_COUNTERS = (etcd_stats.GET_SUCCESS, etcd_stats.GET_FAIL)
+WRITE_COUNTERS = tuple(
+    c for c in etcd_stats.COUNTERS if c not in (*READ_COUNTERS, etcd_stats.EXPIRE_COUNT)
 )
 
 

@@ -1,29 +1,29 @@
 """What the dashboard reads from the nodes themselves, through the APIs a user would ask.
 
-etcd's ``/v2/stats/store`` (read and write counters) and fleet's API v1 (``machines``, ``state``):
-small GETs on loopback with a short timeout, never through a proxy, ``None`` when a node does
-not answer — a node that is paused or partitioned must not stall the page.
+etcd's ``/v2/stats/store`` (read and write counters) and keyspace, and fleet's API v1
+(``machines``, ``state``): small GETs on loopback through the project's own etcd client
+(``emulator.etcdctl_client``), with a short timeout, ``None`` when a node does not answer — a
+node that is paused or partitioned must not stall the page.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-TIMEOUT_S = 0.5
+from emulator.etcdctl_client import ClientError, ClusterError, EtcdError, V2Client, http_request
 
-# No proxy for the nodes' loopback addresses, whatever the environment says.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+TIMEOUT_S = 0.5
 
 
 def get_json(url: str, timeout: float = TIMEOUT_S) -> Any:
     try:
-        with _opener.open(url, timeout=timeout) as resp:
-            return json.loads(resp.read())
-    except (OSError, ValueError):
+        reply = http_request(url, timeout=timeout, body_timeout=timeout)
+        return json.loads(reply.body) if reply.status == 200 else None
+    except (OSError, http.client.HTTPException, ClientError, ValueError):
         return None
 
 
@@ -34,8 +34,10 @@ def fetch_store_stats(client_url: str) -> dict[str, Any] | None:
 
 def fetch_keys(client_url: str) -> dict[str, Any] | None:
     """The whole v2 keyspace as a tree (what ``etcdctl ls -r /`` reads), for counting keys."""
-    data = get_json(f"{client_url}/v2/keys/?recursive=true", timeout=1.0)
-    return data.get("node") if isinstance(data, dict) else None
+    try:
+        return V2Client([client_url], timeout=1.0).get("/", recursive=True).node
+    except (ClusterError, ClientError, EtcdError):
+        return None
 
 
 def fleet_api_url(node: Mapping[str, Any]) -> str | None:
