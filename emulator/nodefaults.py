@@ -246,7 +246,8 @@ _NEGATIVE_DURATION = re.compile(r"^-\d+(?:\.\d+)?(?:ms|s|m|h)$")
 def protect_negative_offsets(argv: list[str]) -> list[str]:
     """``fault clock-skew core-01 -5s``: argparse would take ``-5s`` for an option; a leading
     space makes it a positional word (parse_offset ignores the space)."""
-    if "fault" not in argv:
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command != "fault":
         return argv
     return [" " + a if _NEGATIVE_DURATION.match(a) else a for a in argv]
 

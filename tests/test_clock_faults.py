@@ -114,6 +114,7 @@ def test_offsets_and_rates():
     assert parse_offset("+5s") == 5 and parse_offset("-500ms") == -0.5 and parse_offset(30) == 30
     assert parse_offset(" -5s") == -5  # as the command line hands it over
     assert parse_rate("3x") == 3 and parse_rate(2) == 2
+    assert protect_negative_offsets(["logs", "fault", "-5s"]) == ["logs", "fault", "-5s"]
     for bad in ("x", "-1x", True):
         with pytest.raises(ValueError):
             parse_rate(bad)
