@@ -29,14 +29,19 @@ ETCD_ERRORS = (ClusterError, ClientError, EtcdError, BadSemaphore, OSError)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__.splitlines()[0]
+    parser.description = (
+        "locksmith's reboot lock in the cluster's etcd, as locksmithctl shows and changes it: "
+        "status, lock [ID|NODE], unlock [ID|NODE], set-max N."
+    )
     parser.add_argument(
         "--endpoint",
         dest="locksmith_endpoint",
         metavar="NODE_OR_URL",
         help="etcd endpoint(s): node names of the run or URLs, comma-separated (default: all nodes)",
     )
-    parser.add_argument("--group", dest="locksmith_group", help="the reboot group's semaphore")
+    parser.add_argument(
+        "--group", dest="locksmith_group", metavar="GROUP", help="the reboot group's semaphore"
+    )
     parser.add_argument(
         "locksmith_argv",
         nargs=argparse.REMAINDER,

@@ -37,7 +37,10 @@ class ReleaseError(Exception):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__.splitlines()[0]
+    parser.description = (
+        "Drive the run's update service: publish a release (optionally broken), promote it, "
+        "change a group's rollout policy, show channels, groups and instances."
+    )
     parser.add_argument(
         "release_argv",
         nargs=argparse.REMAINDER,
