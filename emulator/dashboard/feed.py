@@ -62,6 +62,7 @@ class Feed:
         self._keys_at = (-KEYS_EVERY_S, None)  # (when counted, count)
         self._cond = threading.Condition()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a page just opened, or the feed is stopping
         self.version = 0
         self.view: dict[str, Any] = {"alive": False, "report": None}
         self.ended: str | None = None  # why the feed ended (the run stopped)
@@ -84,7 +85,8 @@ class Feed:
                 self.sample()
             except Exception as exc:  # the view says what broke; the feed keeps going
                 self._publish({"alive": False, "report": None, "error": f"dashboard: {exc!r}"})
-            self._stop.wait(WATCHED_INTERVAL_S if self.viewers else IDLE_INTERVAL_S)
+            self._wake.wait(WATCHED_INTERVAL_S if self.viewers else IDLE_INTERVAL_S)
+            self._wake.clear()
         self._tail.close()
 
     def sample(self) -> None:
@@ -199,10 +201,13 @@ class Feed:
     def watching(self, delta: int) -> None:
         with self._cond:
             self.viewers += delta
+        if delta > 0:
+            self._wake.set()  # sample now: the view may be an idle interval old
 
     def stop(self, reason: str = "the run stopped") -> None:
         """Tell every page the run is over, and end the thread."""
         self._stop.set()
+        self._wake.set()
         with self._cond:
             self.ended = reason
             self._cond.notify_all()

@@ -222,15 +222,20 @@ class _Handler(BaseHTTPRequestHandler):
     # --- POST ------------------------------------------------------------------------------
     def do_POST(self) -> None:
         url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            return self._send(413, b"request too large\n", "text/plain")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
+            return self._send(
+                413, b"a body of 0 to 64 KiB, with its Content-Length\n", "text/plain"
+            )
         body = self.rfile.read(length) if length else b""
         form = _parse_body(body, self.headers.get("Content-Type") or "")
         form_token = form.pop("token", None) if isinstance(form, dict) else None
-        allowed, why = guard.may_act(
-            self.headers, form_token if isinstance(form_token, str) else None, *self._secret()
-        )
+        if not isinstance(form_token, str):
+            form_token = None
+        allowed, why = guard.may_act(self.headers, form_token, self.dash.port, self.dash.token)
         if not allowed:
             return self._refuse(why)
         if url.path != "/api/fault":
@@ -239,9 +244,6 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(400, {"error": "expected a JSON object or a form"})
         status, answer = self.dash.start_fault(form)
         self._json(status, answer)
-
-    def _secret(self) -> tuple[int, str]:
-        return self.dash.port, self.dash.token
 
     def _not_allowed(self) -> None:
         # no CORS preflight answer: a cross-origin page can't send the secret header
