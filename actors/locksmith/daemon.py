@@ -36,11 +36,9 @@ class UpdateStatusChanged:
 
 
 def read_update_status(status: Any) -> tuple[str, bool]:
-    """(current operation, boot marked good) from update_engine's status (object or mapping)."""
-    get = status.get if isinstance(status, dict) else (lambda k, d=None: getattr(status, k, d))
-    op = get("current_operation", None) or get("CURRENT_OP", None) or "UPDATE_STATUS_IDLE"
-    good = any(bool(get(k, False)) for k in ("boot_marked_good", "boot_good", "marked_good"))
-    return str(getattr(op, "value", op)), good
+    """(current operation, boot marked good) from update_engine's ``UpdateStatus``."""
+    op = getattr(status, "current_operation", None) or "UPDATE_STATUS_IDLE"
+    return str(getattr(op, "value", op)), bool(getattr(status, "boot_marked_good", False))
 
 
 class Locksmith(NodeActor):

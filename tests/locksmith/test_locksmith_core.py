@@ -172,3 +172,12 @@ def test_with_an_update_engine_the_release_waits_for_the_boot_marked_good():
     assert c.next_action(100.0, NOON) is None  # a new image not yet proven: keep the lock
     c.observe_boot_good()
     assert c.next_action(100.0, NOON) is Action.RELEASE_HELD
+
+
+def test_update_engine_status_is_read_from_its_fields():
+    from actors.locksmith.daemon import read_update_status
+    from actors.update.engine import Op, UpdateStatus
+
+    status = UpdateStatus(Op.UPDATED_NEED_REBOOT, 0.0, 1.0, "1.1.0", 10, "1.0.0", "USR-A",
+                          boot_marked_good=True)  # fmt: skip
+    assert read_update_status(status) == (NEED_REBOOT, True)
