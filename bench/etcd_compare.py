@@ -18,6 +18,7 @@ Like with like:
 Needs Debian's etcd-server (real etcd) and wrk:  apt-get install etcd-server wrk
     python bench/etcd_compare.py                  # the full table
     python bench/etcd_compare.py --duration 1 --concurrency 1 --failovers 1   # smoke size
+    python bench/etcd_compare.py --breakdown      # also: where a coreemu write spends its time
 """
 
 from __future__ import annotations
@@ -319,6 +320,55 @@ def failover(cluster: Cluster, rounds: int) -> dict:
     }
 
 
+def scrape(url: str) -> dict[str, float]:
+    """The samples of a Prometheus text page, by ``name{labels}``."""
+    try:
+        with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            try:
+                out[name] = float(value)
+            except ValueError:
+                pass
+    return out
+
+
+STAGES = ("queue", "replicate", "apply")
+
+
+def stage_breakdown(before: dict, after: dict, heartbeat_ms: float) -> dict:
+    """Mean milliseconds per write and stage on the leader between two scrapes."""
+
+    def mean_ms(total: str, count: str) -> float:
+        n = after.get(count, 0.0) - before.get(count, 0.0)
+        return 1000 * (after.get(total, 0.0) - before.get(total, 0.0)) / n if n else float("nan")
+
+    out = {
+        stage: mean_ms(
+            f'coreemu_write_stage_seconds_sum{{stage="{stage}"}}',
+            f'coreemu_write_stage_count{{stage="{stage}"}}',
+        )
+        for stage in STAGES
+    }
+    out["fsync"] = mean_ms(
+        "etcd_disk_wal_fsync_duration_seconds_sum", "etcd_disk_wal_fsync_duration_seconds_count"
+    )
+    out["heartbeat_rtt"] = heartbeat_ms
+    return out
+
+
+def heartbeat_rtt_ms(url: str) -> float:
+    code, body = http("GET", url + "/v2/stats/leader")
+    followers = body.get("followers", {}).values() if code == 200 else ()
+    lat = [f["latency"]["average"] for f in followers]
+    return statistics.mean(lat) if lat else float("nan")
+
+
 def bench(cluster: Cluster, args, script: Path, methods: tuple[str, ...], failovers: int) -> dict:
     cluster.up()
     try:
@@ -329,7 +379,11 @@ def bench(cluster: Cluster, args, script: Path, methods: tuple[str, ...], failov
         results: dict = {}
         for method in methods:
             for c in args.concurrency:
+                timed = args.breakdown and method == "PUT" and isinstance(cluster, Coreemu)
+                before = scrape(url) if timed else {}
                 row = results[(method, c)] = run_wrk(url, method, c, args.duration, script)
+                if timed:
+                    row["stages"] = stage_breakdown(before, scrape(url), heartbeat_rtt_ms(url))
                 print(
                     f"  {cluster.name} {method} c={c}: {row['rps']:.0f} req/s, "
                     f"{row['errors']} errors",
@@ -388,6 +442,33 @@ def print_table(args, ours: dict, ours_log: dict, real: dict) -> list[dict]:
     return shown
 
 
+def print_breakdown(args, ours: dict) -> None:
+    print("\nbreakdown: coreemu PUT, mean ms per write on the leader (from its /metrics)")
+    head = (
+        f"{'load':<10}{'queue':>8}{'replicate':>11}{'apply':>8}{'rest':>8}{'client p50':>12}"
+        f"   {'leader fsync':>13}{'heartbeat RTT':>15}"
+    )
+    print(head)
+    print("-" * len(head))
+    for c in args.concurrency:
+        row = ours[("PUT", c)]
+        st = row.get("stages")
+        if not st:
+            continue
+        inside = st["queue"] + st["replicate"] + st["apply"]
+        print(
+            f"{'c=' + str(c):<10}{st['queue']:>8.3f}{st['replicate']:>11.3f}{st['apply']:>8.3f}"
+            f"{row['p50'] - inside:>8.3f}{row['p50']:>12.3f}   {st['fsync']:>13.3f}"
+            f"{st['heartbeat_rtt']:>15.3f}"
+        )
+    print(
+        "  queue: client port to the member's thread; replicate: propose to commit (leader fsync,\n"
+        "  AppendEntries, followers' fsyncs and acks); apply: apply, render, hand back; rest: the\n"
+        "  client's p50 minus those (HTTP parse, the reply's crossing back, the wire). Means set\n"
+        "  against a median: a guide to where time goes, not an exact sum."
+    )
+
+
 def check_targets(args, ours: dict, real: dict, shown: list[dict]) -> bool:
     """Print each target with its figure; True when every one is met."""
     checks: list[tuple[str, bool]] = []
@@ -433,6 +514,9 @@ def main() -> int:
     parser.add_argument(
         "--no-log-reads", action="store_true", help="skip coreemu's log-read (QGET) cluster"
     )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="time per stage of coreemu's PUTs (leader)"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -451,6 +535,8 @@ def main() -> int:
             RealEtcd(tmpdir / "etcd", "127.0.233"), args, script, ("PUT", "GET"), args.failovers
         )
     shown = print_table(args, ours, ours_log, real)
+    if args.breakdown:
+        print_breakdown(args, ours)
     return 0 if check_targets(args, ours, real, shown) else 1
 
 

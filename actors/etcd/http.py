@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -276,7 +277,8 @@ class ClientServer(threading.Thread):
         if isinstance(op, v2api.Write):
             stamped = op.stamped(new_request_id(), self.log.clock.time_ns())  # the node's clock
             reply = partial(self._post, partial(_send, exchange))
-            self._submit(ClientWrite(stamped, op.no_value_on_success, reply))
+            received = time.monotonic()  # for the member's stage times
+            self._submit(ClientWrite(stamped, op.no_value_on_success, reply, received))
         elif isinstance(op, v2api.Read):
             self._submit(ClientRead(op, partial(self._post, partial(_send, exchange))))
         elif isinstance(op, v2api.Watch):

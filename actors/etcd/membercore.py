@@ -31,7 +31,13 @@ from typing import Any
 from actors.etcd import v2api
 from actors.etcd.commands import V2Request
 from actors.etcd.errors import EtcdError
-from actors.etcd.memberports import MemberClock, MemberCounters, MemberObserver, PendingRequest
+from actors.etcd.memberports import (
+    MemberClock,
+    MemberCounters,
+    MemberObserver,
+    PendingRequest,
+    StageTimes,
+)
 from actors.etcd.membership import MemberRemoved, MembershipChanges
 from actors.etcd.raftstats import RaftStats
 from actors.etcd.readyorder import ready_order
@@ -103,6 +109,7 @@ class MemberCore:
         self._snap_index = snapshot.index if snapshot else 0
         self.counters = MemberCounters()
         self.stats = RaftStats()
+        self.stage_times = StageTimes()
         self._writes: dict[str, PendingRequest] = {}
         self._proposed: dict[bytes, V2Request] = {}  # packed -> request, for writes proposed here
         self._reads: dict[bytes, PendingRequest] = {}
@@ -189,10 +196,13 @@ class MemberCore:
             msg.reply(self._render(EtcdError.leader_election(self.store.index)))
             return
         self._proposed[data] = req  # applying it here needs no decoding
-        deadline = self.clock.monotonic() + REQUEST_TIMEOUT_S
+        now = self.clock.monotonic()
         self._writes[req.id] = PendingRequest(
-            msg.reply, deadline, no_value=msg.no_value_on_success, data=data
-        )
+            msg.reply, now + REQUEST_TIMEOUT_S, no_value=msg.no_value_on_success, data=data,
+            proposed=now,
+        )  # fmt: skip
+        if msg.received:
+            self.stage_times.add("queue", now - msg.received)  # HTTP thread to here
 
     def _local_get(self, read: Any) -> v2api.Response:
         got = self.store.get(read.path, read.recursive, read.sorted, self.clock.time_ns())
@@ -346,12 +356,16 @@ class MemberCore:
                 "apply.bad_entry", index=entry.index, error=f"not a request: {type(req).__name__}"
             )
             return
+        pending = self._writes.pop(req.id, None)
+        started = self.clock.monotonic() if pending is not None else 0.0
         result: ApplyResult = self.store.apply(req, entry.index)
         if self.observer is not None:
             self.observer.applied(entry, req)
-        pending = self._writes.pop(req.id, None)
         if pending is not None:
             pending.reply(self._render(result.result, result.etcd_index, pending.no_value))
+            times = self.stage_times
+            times.add("replicate", started - pending.proposed)  # leader fsync + a quorum's acks
+            times.add("apply", self.clock.monotonic() - started)  # apply, render, hand back
         for sink, event in result.notifications:
             if callable(sink):
                 sink(event)

@@ -30,6 +30,22 @@ class PendingRequest:
     read: Any = None
     no_value: bool = False
     data: bytes = b""  # a write's packed request, as proposed
+    proposed: float = 0.0  # monotonic, for the stage times
+
+
+class StageTimes:
+    """Where a write's time goes inside a member (``bench/etcd_compare.py --breakdown``): seconds
+    summed per stage, and how many writes were timed."""
+
+    STAGES = ("queue", "replicate", "apply")
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(self.STAGES, 0.0)
+        self.count = dict.fromkeys(self.STAGES, 0)
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] += seconds
+        self.count[stage] += 1
 
 
 @dataclass

@@ -38,6 +38,16 @@ class MemberMetrics:
         self.apply_lag = Gauge(
             "coreemu_raft_apply_lag", "Committed but not yet applied entries.", registry=r
         )
+        self.stage_sum = Gauge(
+            "coreemu_write_stage_seconds_sum",
+            "Seconds client writes answered here spent per stage: queue (client port to member), "
+            "replicate (leader fsync and a quorum's acks), apply (apply, render, hand back).",
+            ["stage"],
+            registry=r,
+        )
+        self.stage_count = Gauge(
+            "coreemu_write_stage_count", "Client writes timed per stage.", ["stage"], registry=r
+        )
         self.fsync = Histogram(
             "etcd_disk_wal_fsync_duration_seconds",
             "The latency of the WAL's fsync calls (one per batch of records), the fsync alone.",
@@ -70,6 +80,10 @@ class MemberMetrics:
         self.pending.set(member.pending_writes)
         self.failed.set(c.proposals_failed)
         self.apply_lag.set(max(0, status.commit - status.applied))
+        times = member.stage_times
+        for stage in times.STAGES:
+            self.stage_sum.labels(stage).set(times.seconds[stage])
+            self.stage_count.labels(stage).set(times.count[stage])
 
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -38,6 +38,7 @@ class ClientWrite:
     request: V2Request
     no_value_on_success: bool
     reply: Reply  # called once with a v2api.Response
+    received: float = 0.0  # time.monotonic() when the client port parsed it (0: unknown)
 
 
 @dataclass(frozen=True)
