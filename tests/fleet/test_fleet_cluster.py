@@ -175,8 +175,9 @@ def test_the_talks_apache_unit_answers_on_port_80(fleet):
     fleet.fleetctl("submit", str(UNITS / "apache@.service"))
     out = fleet.fleetctl("start", "--block-attempts", "90", "apache@1", "apache@2").stdout
     assert out.count("launched on") == 2, out
-    nodes = wait(lambda: [n for u in ("apache@1.service", "apache@2.service")
-                          for n in fleet.running_on(u)] or None, 60, "apache running")  # fmt: skip
+    apaches = ("apache@1.service", "apache@2.service")
+    nodes = wait(lambda: (lambda ns: ns if len(ns) == 2 else None)(
+        [n for u in apaches for n in fleet.running_on(u)]), 60, "apache@1 and @2 running")  # fmt: skip
     assert len(set(nodes)) == 2  # Conflicts=apache@*.service
     for node in nodes:
         page = wait(lambda n=node: _get(f"http://{fleet.address[n]}/"), 30, f"port 80 on {node}")
