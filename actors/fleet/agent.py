@@ -28,7 +28,9 @@ from emulator.ticker import Tick
 
 
 def agent_wants(action: str, key: str) -> bool:
-    """Job changes (not job heartbeats) can change what runs here."""
+    """Job changes (not job heartbeats) and metadata changes can change what runs here."""
+    if key.startswith("machines/"):
+        return "/metadata/" in key
     return key.startswith("job/") and not key.endswith("/job-state")
 
 

@@ -2,6 +2,8 @@
 
 Routes, under ``/fleet/v1`` and the older ``/v1-alpha``: ``discovery``, ``machines`` (GET),
 ``units`` (GET list with ``nextPageToken`` paging, 100 per page; GET/PUT/DELETE one unit),
+``machines`` PATCH (dynamic metadata: ``[{"op": "add", "path": "/<id>/metadata/<key>",
+"value": {"value": …}}]``),
 ``state`` (GET, filters ``machineID`` and ``unitName``). Errors are fleet's body
 ``{"error":{"code":…,"message":…}}``; ``Server: fleetd/<version>``.
 
@@ -142,6 +144,13 @@ class FleetApi:
                 raise FleetError(400, "only HTTP GET supported against this resource")
             return 200, DISCOVERY
         if resource == "machines" and not item:
+            if method == "PATCH":
+                try:
+                    ops = json.loads(body or b"null")
+                except ValueError as exc:
+                    raise FleetError(400, str(exc)) from None
+                self.client.patch_machines(ops)
+                return 204, None
             if method != "GET":
                 raise FleetError(405, "only GET and PATCH supported against this resource")
             items, nxt = page(self.client.machines(), self._token(query))

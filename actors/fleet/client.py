@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from actors.fleet.registry import Registry, Snapshot
 from actors.fleet.xfleet import circular_replaces, requirements, validate_requirements
 from actors.unitfile import UnitFile, UnitFileError, UnitOption, parse_unit, serialize
 from actors.unitname import UnitNameError, parse_unit_name, validate_unit_name
+
+_METADATA_PATH = re.compile(r"^/([^/]+)/metadata/([A-Za-z0-9_.-]+)$")
 
 
 class FleetError(Exception):
@@ -168,6 +171,28 @@ class FleetClient:
         if parse_unit_name(name).is_template and state != r.INACTIVE:
             raise FleetError(400, f"cannot activate template {name!r}")
         self.registry.set_target_state(name, state)
+
+    def patch_machines(self, ops: Any) -> None:
+        """fleet's ``PATCH /machines``: set or remove machines' dynamic metadata; all checked first."""
+        if not isinstance(ops, list):
+            raise FleetError(
+                400, "json: cannot unmarshal object into Go value of type []api.machineMetadataOp"
+            )
+        changes = []
+        for op in ops:
+            kind = op.get("op") if isinstance(op, Mapping) else None
+            if kind not in ("add", "remove", "replace"):
+                raise FleetError(400, "invalid op: expect add, remove, or replace")
+            match = _METADATA_PATH.match(str(op.get("path", "")))
+            if match is None:
+                raise FleetError(400, "machine metadata path invalid")
+            value = op.get("value") or op.get("Value") or {}
+            value = str(value.get("value", "") if isinstance(value, Mapping) else "")
+            if kind != "remove" and not value:
+                raise FleetError(400, "invalid value: add and replace require a value")
+            changes.append((match.group(1), match.group(2), "" if kind == "remove" else value))
+        for machine_id, key, value in changes:  # "" removes: fleet's mergeMetadata drops it
+            self.registry.set_machine_metadata(machine_id, key, value)
 
     def destroy_unit(self, name: str) -> None:
         if not self.registry.destroy_unit(name):

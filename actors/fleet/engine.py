@@ -29,11 +29,11 @@ ETCD_ERRORS = (EtcdError, ClusterError, ClientError, OSError)
 
 def engine_wants(action: str, key: str) -> bool:
     """Registry changes that can change the schedule: jobs (not their heartbeats), machines
-    joining or leaving (not their refreshes)."""
+    joining or leaving (not their refreshes), machine metadata."""
     if key.startswith("job/"):
         return not key.endswith("/job-state")
     if key.startswith("machines/"):
-        return action in ("create", "expire", "delete")
+        return action in ("create", "expire", "delete") or "/metadata/" in key
     return False
 
 

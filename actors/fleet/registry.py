@@ -161,6 +161,10 @@ class Registry:
                 raise
             self.client.set(key, value, ttl=ttl_seconds(ttl), prev_exist=False)
 
+    def set_machine_metadata(self, machine_id: str, key: str, value: str) -> None:
+        """Dynamic metadata (``machines/<id>/metadata/<key>``); "" removes the key."""
+        self.client.set(f"{r.PREFIX}/machines/{machine_id}/metadata/{key}", value)
+
     def remove_machine(self, machine_id: str) -> None:
         self._delete(r.machine_key(machine_id))
 

@@ -32,3 +32,6 @@ class FakeRegistry:
     def destroy_unit(self, name):
         self.writes.append(("destroy", name))
         return self.snap.jobs.pop(name, None) is not None
+
+    def set_machine_metadata(self, machine_id, key, value):
+        self.writes.append(("metadata", machine_id, key, value))

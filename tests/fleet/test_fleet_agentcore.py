@@ -134,3 +134,19 @@ def test_plan_carried_out_reaches_desired(desired_raw, current_raw):
         n: (d.unit_hash, d.target_state) for n, d in desired.items() if d.target_state != "inactive"
     }
     assert {n: (c.unit_hash, c.state) for n, c in current.items()} == wanted
+
+
+def test_which_registry_changes_wake_the_actors():
+    from actors.fleet.agent import agent_wants
+    from actors.fleet.engine import engine_wants
+
+    assert engine_wants("set", "job/a.service/target-state")
+    assert not engine_wants("set", "job/a.service/job-state")
+    assert engine_wants("expire", "machines/m/object")
+    assert not engine_wants("update", "machines/m/object")  # a heartbeat
+    assert engine_wants("set", "machines/m/metadata/region")
+    assert not engine_wants("set", "states/a.service/m")
+    assert agent_wants("set", "job/a.service/target")
+    assert not agent_wants("set", "job/a.service/job-state")
+    assert agent_wants("set", "machines/m/metadata/region")
+    assert not agent_wants("update", "machines/m/object")

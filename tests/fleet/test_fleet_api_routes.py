@@ -108,3 +108,40 @@ def test_api_port():
     assert api_port(Spec) == 49153
     Spec.address, Spec.client_port = "127.0.0.1", 22389
     assert api_port(Spec) == 22396
+
+
+def test_patch_machine_metadata():
+    api, reg = make_api()
+    ops = (
+        b'[{"op": "add", "path": "/' + b"a" * 32 + b'/metadata/disk", "value": {"value": "ssd"}},'
+        b' {"op": "remove", "path": "/' + b"a" * 32 + b'/metadata/region"}]'
+    )
+    assert call(api, "PATCH", "/fleet/v1/machines", body=ops) == (204, None)
+    assert reg.writes == [
+        ("metadata", "a" * 32, "disk", "ssd"),
+        ("metadata", "a" * 32, "region", ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    "ops, message",
+    [
+        (
+            b'[{"op": "move", "path": "/m/metadata/k"}]',
+            "invalid op: expect add, remove, or replace",
+        ),
+        (
+            b'[{"op": "add", "path": "/m/other/k", "value": {"value": "v"}}]',
+            "machine metadata path invalid",
+        ),
+        (
+            b'[{"op": "add", "path": "/m/metadata/k"}]',
+            "invalid value: add and replace require a value",
+        ),
+    ],
+)
+def test_patch_refusals_change_nothing(ops, message):
+    api, reg = make_api()
+    good = b'{"op": "add", "path": "/m/metadata/a", "value": {"value": "1"}}, '
+    assert call(api, "PATCH", "/fleet/v1/machines", body=b"[" + good + ops[1:]) == (400, message)
+    assert reg.writes == []
