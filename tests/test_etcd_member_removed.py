@@ -4,7 +4,7 @@ added back, it hears from the leader and carries on. Driven with the simulator's
 
 from __future__ import annotations
 
-from actors.etcd.requests import ClientCall, ClientConfChange, MemberSettings
+from actors.etcd.requests import ClientConfChange, MemberQuery, MemberSettings, QueryKind
 from actors.raft.entries import ConfChangeOp
 from emulator.sim.checker import SafetyChecker
 from emulator.sim.member import SimClock, SimMember
@@ -43,7 +43,7 @@ def test_a_member_removed_while_cut_off_learns_it_and_comes_back_when_added():
     leader = c.leader()
     victim = next(n for n in ("n1", "n2", "n3") if n != leader.id)
     seen = []
-    c.nodes[victim].member.handle(ClientCall(lambda m: m.watch_voters(seen.append), print))
+    c.nodes[victim].member.handle(MemberQuery(QueryKind.WATCH_VOTERS, print, seen.append))
     c.cut.add(victim)
     outcomes = []
     leader.member.handle(ClientConfChange(ConfChangeOp.REMOVE_NODE, victim, (), outcomes.append))

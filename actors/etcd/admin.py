@@ -1,6 +1,6 @@
 """The rest of etcd's client port: /v2/members, /v2/stats/*, /v2/machines, /health, /version, /metrics.
 
-Each handler asks the member actor for a snapshot of what it needs (``ClientCall``), then renders it
+Each handler asks the member actor for a copy of its state (``MemberQuery``), then renders it
 as etcd 2.3 does. Handlers are coroutines taking the parsed :class:`~actors.etcd.http1.Request`
 and returning a :class:`~actors.etcd.v2api.Response`; :meth:`AdminRoutes.resolve` maps a path to
 its handlers by method (a GET handler also serves HEAD).
@@ -21,10 +21,11 @@ from actors.etcd import v2api
 from actors.etcd.http1 import Request
 from actors.etcd.raftstats import FollowerLatency
 from actors.etcd.requests import (
-    ClientCall,
     ClientConfChange,
     ConfChangeOutcome,
     ConfChangeResult,
+    MemberQuery,
+    QueryKind,
 )
 from actors.raft.entries import ConfChangeOp
 from actors.raft.ready import Role
@@ -117,21 +118,7 @@ class AdminRoutes:
         )
 
     async def _member_view(self) -> dict[str, Any]:
-        def view(m: Any) -> dict[str, Any]:
-            st = m.core.status()
-            return {
-                "status": st,
-                "store_stats": m.store.stats(),
-                "counters": m.counters,
-                "started": m.started,
-                "leader_since": m.leader_since,
-                # copied here, on the member's thread, which keeps counting
-                "send_append": m.stats.send_append,
-                "recv_append": m.stats.recv_append,
-                "followers": {n: f.to_json() for n, f in m.stats.followers.items()},
-            }
-
-        return await self._ask(lambda reply: ClientCall(view, reply))
+        return await self._ask(lambda reply: MemberQuery(QueryKind.VIEW, reply))
 
     def _member_json(self, name: str) -> dict[str, Any]:
         info = self.members.get(name) or MemberInfo(name, (), ())
@@ -215,10 +202,7 @@ class AdminRoutes:
         return _json(200, ETCD_VERSION)
 
     async def prometheus(self, request: Request) -> v2api.Response:
-        def update(m: Any) -> None:  # on the member's thread, only when scraped
-            self.metrics.update(m, m.core.status())
-
-        await self._ask(lambda reply: ClientCall(update, reply))
+        self.metrics.update(await self._member_view())  # read only when scraped
         body, content_type = self.metrics.exposition()
         return v2api.Response(200, {"Content-Type": content_type}, body)
 

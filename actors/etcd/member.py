@@ -21,13 +21,13 @@ from actors.etcd.membercore import (  # noqa: F401  (re-exported for the shell's
 )
 from actors.etcd.requests import (  # noqa: F401  (re-exported: the client port imports them here)
     ClientBatch,
-    ClientCall,
     ClientConfChange,
     ClientRead,
     ClientWatch,
     ClientWrite,
     ConfChangeOutcome,
     ConfChangeResult,
+    MemberQuery,
     MemberSettings,
     Reply,
     WatchStarted,

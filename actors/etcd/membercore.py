@@ -37,17 +37,19 @@ from actors.etcd.memberports import (
     MemberObserver,
     PendingRequest,
     StageTimes,
+    member_view,
 )
 from actors.etcd.membership import MemberRemoved, MembershipChanges
 from actors.etcd.raftstats import RaftStats
 from actors.etcd.readyorder import ready_order
 from actors.etcd.requests import (
-    ClientCall,
     ClientConfChange,
     ClientRead,
     ClientWatch,
     ClientWrite,
+    MemberQuery,
     MemberSettings,
+    QueryKind,
     WatchStarted,
     new_request_id,
 )
@@ -161,8 +163,11 @@ class MemberCore:
             self._read(message)
         elif isinstance(message, ClientWatch):
             self._watch(message)
-        elif isinstance(message, ClientCall):
-            message.reply(message.fn(self))
+        elif isinstance(message, MemberQuery):
+            if message.kind is QueryKind.VIEW:
+                message.reply(member_view(self))
+            else:
+                message.reply(self.watch_voters(message.listener))  # type: ignore[arg-type]
         elif isinstance(message, ClientConfChange):
             self.membership.propose(message, self.clock.monotonic() + REQUEST_TIMEOUT_S)
         else:
@@ -397,9 +402,5 @@ class MemberCore:
 
     def watch_voters(self, listener: Callable[[tuple[str, ...]], None]) -> tuple[str, ...]:
         """Call ``listener(voters)`` (on the driver's thread) whenever the voters change, from
-        the next tick on; returns the voters now. For ``ClientCall``."""
+        the next tick on; returns the voters now. For ``MemberQuery``."""
         return self.membership.watch_voters(listener)
-
-    @property
-    def pending_writes(self) -> int:
-        return len(self._writes)

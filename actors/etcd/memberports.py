@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from actors.etcd.commands import V2Request
@@ -53,3 +53,22 @@ class MemberCounters:
     proposals_failed: int = 0
     leader_changes: int = 0
     applied: int = 0
+
+
+def member_view(member: Any) -> dict[str, Any]:
+    """A copy of the member's state for the admin routes (taken on the member's thread,
+    which keeps counting after)."""
+    stats, times = member.stats, member.stage_times
+    return {
+        "status": member.core.status(),
+        "store_stats": member.store.stats(),
+        "counters": replace(member.counters),
+        "started": member.started,
+        "leader_since": member.leader_since,
+        "send_append": stats.send_append,
+        "recv_append": stats.recv_append,
+        "followers": {n: f.to_json() for n, f in stats.followers.items()},
+        "pending_writes": len(member._writes),
+        "stage_seconds": dict(times.seconds),
+        "stage_count": dict(times.count),
+    }

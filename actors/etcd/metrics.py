@@ -68,22 +68,21 @@ class MemberMetrics:
             registry=r,
         )
 
-    def update(self, member: Any, status: Any) -> None:
-        """Called on the member's thread when /metrics is scraped: the gauges read its state then."""
-        c = member.counters
+    def update(self, view: dict[str, Any]) -> None:
+        """Set the gauges from the member's view (``MemberCore.view``) when /metrics is scraped."""
+        status, c = view["status"], view["counters"]
         self.has_leader.set(1 if status.leader else 0)
         self.is_leader.set(1 if status.role is Role.LEADER else 0)
         self.term.set(status.term)
         self.leader_changes.set(c.leader_changes)
         self.committed.set(status.commit)
         self.applied.set(status.applied)
-        self.pending.set(member.pending_writes)
+        self.pending.set(view["pending_writes"])
         self.failed.set(c.proposals_failed)
         self.apply_lag.set(max(0, status.commit - status.applied))
-        times = member.stage_times
-        for stage in times.STAGES:
-            self.stage_sum.labels(stage).set(times.seconds[stage])
-            self.stage_count.labels(stage).set(times.count[stage])
+        for stage, seconds in view["stage_seconds"].items():
+            self.stage_sum.labels(stage).set(seconds)
+            self.stage_count.labels(stage).set(view["stage_count"][stage])
 
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

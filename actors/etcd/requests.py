@@ -71,12 +71,18 @@ class ClientBatch:
     requests: tuple[Any, ...]
 
 
-@dataclass(frozen=True)
-class ClientCall:
-    """Run ``fn(member)`` on the member's thread and reply with its result (stats, members)."""
+class QueryKind(Enum):
+    VIEW = "view"  # a copy of what /v2/members, /v2/stats/*, /health and /metrics show
+    WATCH_VOTERS = "watch-voters"  # the voters now; ``listener(voters)`` on every later change
 
-    fn: Callable[[Any], Any]  # called with the MemberCore
+
+@dataclass(frozen=True)
+class MemberQuery:
+    """An explicit question to the member, answered on its thread with a copy of its state."""
+
+    kind: QueryKind
     reply: Reply
+    listener: Callable[[tuple[str, ...]], None] | None = None  # WATCH_VOTERS
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from urllib.parse import urlsplit
 
 from actors.etcd.admin import AdminRoutes, MemberInfo, member_id
 from actors.etcd.http import ClientServer
-from actors.etcd.member import RAFT_ACTOR, ClientCall, EtcdMember, MemberSettings
+from actors.etcd.member import RAFT_ACTOR, EtcdMember
 from actors.etcd.metrics import MemberMetrics
 from actors.etcd.proxy import ProxyMembers
+from actors.etcd.requests import MemberQuery, MemberSettings, QueryKind
 from emulator.discovery_registry import Bootstrap, BootstrapRole
 from emulator.nodectx import NodeContext
 
@@ -144,7 +145,7 @@ def _peer_urls(node: Any) -> tuple[str, ...]:
 
 def _current_voters(member: Any, listener: Callable[[tuple[str, ...]], None]) -> tuple[str, ...]:
     answer: queue.Queue = queue.Queue()
-    member.tell(ClientCall(lambda m: m.watch_voters(listener), answer.put))
+    member.tell(MemberQuery(QueryKind.WATCH_VOTERS, answer.put, listener))
     return answer.get(timeout=30)
 
 

@@ -14,7 +14,8 @@ import time
 import pytest
 
 from actors.etcd import v2api
-from actors.etcd.member import ClientCall, ClientRead, EtcdMember, MemberSettings
+from actors.etcd.member import ClientRead, EtcdMember, MemberSettings
+from actors.etcd.requests import MemberQuery, QueryKind
 from emulator.nodectx import NodeContext
 from emulator.nodelog import NodeLog
 from emulator.ticker import Ticker
@@ -61,10 +62,9 @@ def test_quorum_reads_go_through_the_log_only_in_log_mode(tmp_path, via_log):
         answers: queue.Queue = queue.Queue()
 
         def last_index():
-            member.tell(
-                ClientCall(lambda m: (m.core.role.value, m.core.status().last_index), answers.put)
-            )
-            return answers.get(timeout=5)
+            member.tell(MemberQuery(QueryKind.VIEW, answers.put))
+            status = answers.get(timeout=5)["status"]
+            return status.role.value, status.last_index
 
         deadline = time.monotonic() + 10
         while last_index()[0] != "leader":  # a one-voter member elects itself within a few ticks
