@@ -14,8 +14,10 @@ Theory of operation (coreos/fleet ``engine/reconciler.go``, ``engine/state.go``,
   conflicting units never land on one machine in the same round.
 
 Jobs are visited in name order (fleet walks a Go map, i.e. randomly) so a round is reproducible.
-Unlike fleet's ``DecideReschedule``, a unit pushed away by Replaces only goes to a machine that
-meets its own constraints.
+Two departures from fleet, both so that one round never leaves a placement that breaks a rule:
+pass 1 repeats until it unschedules nothing (a unit whose MachineOf peer was unscheduled later in
+the sweep goes too), and a unit pushed away by Replaces only goes to a machine that meets its own
+constraints (fleet's ``DecideReschedule`` takes any other machine).
 """
 
 from __future__ import annotations
@@ -141,6 +143,34 @@ def reconcile(machines: Iterable[Machine], jobs: Iterable[Job]) -> list[Action]:
     cluster = _Cluster(machines, jobs)
     actions: list[Action] = []
 
+    # until a sweep unschedules nothing (a unit may lose its peer late in a sweep); each sweep
+    # that acts unschedules a job for good or moves a replaced one away from its replacer, so
+    # len(jobs) + 1 sweeps always suffice
+    for _ in range(len(cluster.jobs) + 1):
+        swept = _unschedule_sweep(cluster)
+        actions += swept
+        if not swept:
+            break
+
+    for name in list(cluster.jobs):
+        job = cluster.jobs[name]
+        if job.target or job.target_state == INACTIVE:
+            continue
+        target = _decide(cluster, job)
+        if target is not None:
+            reason = f"target state {job.target_state} and unit not scheduled"
+            actions.append(Action(SCHEDULE, name, target, reason))
+            cluster.set_target(name, target)
+            here = cluster.load()[target]
+            if able_to_run(cluster.machines[target], here, cluster.jobs[name])[0] == RESCHEDULE:
+                actions += _push_away(cluster, cluster.jobs[name], here)
+    return actions
+
+
+def _unschedule_sweep(cluster: _Cluster) -> list[Action]:
+    """Pass 1 once over the scheduled jobs: unschedule what no longer fits, push away what a
+    job replaces."""
+    actions: list[Action] = []
     for name in list(cluster.jobs):
         job = cluster.jobs[name]
         if not job.target:
@@ -159,19 +189,6 @@ def reconcile(machines: Iterable[Machine], jobs: Iterable[Job]) -> list[Action]:
         if kind == UNSCHEDULE:
             actions.append(Action(UNSCHEDULE, name, job.target, reason))
             cluster.set_target(name, "")
-
-    for name in list(cluster.jobs):
-        job = cluster.jobs[name]
-        if job.target or job.target_state == INACTIVE:
-            continue
-        target = _decide(cluster, job)
-        if target is not None:
-            reason = f"target state {job.target_state} and unit not scheduled"
-            actions.append(Action(SCHEDULE, name, target, reason))
-            cluster.set_target(name, target)
-            here = cluster.load()[target]
-            if able_to_run(cluster.machines[target], here, cluster.jobs[name])[0] == RESCHEDULE:
-                actions += _push_away(cluster, cluster.jobs[name], here)
     return actions
 
 

@@ -222,3 +222,13 @@ def test_round_is_deterministic():
     jobs = [job(f"u{i}.service", "Conflicts=u*") for i in range(5)]
     ms = machines(A, B, C)
     assert reconcile(ms, jobs) == reconcile(list(reversed(ms)), list(reversed(jobs)))
+
+
+def test_a_unit_whose_peer_leaves_later_in_the_round_goes_too():
+    jobs = [
+        job("a-follower.service", "MachineOf=b-leader.service", target=B),
+        job("b-leader.service", f"MachineID={A}", target=B),
+    ]
+    acts = reconcile(machines(A, B), jobs)
+    assert unscheduled(acts) == {"a-follower.service", "b-leader.service"}
+    assert placed(acts) == {"b-leader.service": A}  # the follower joins it next round
