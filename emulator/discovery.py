@@ -1,4 +1,5 @@
-"""etcd discovery for a run: the service the supervisor runs, and the join a node does at boot.
+"""etcd discovery for a run: the service the supervisor runs (the join a node does at boot is in
+:mod:`emulator.discovery_join`).
 
 A node whose cloud-config says ``coreos.etcd2.discovery`` boots as CoreOS's etcd2 does: it asks
 the discovery service for the cluster before starting etcd, registering itself and waiting until
@@ -31,7 +32,6 @@ import os
 import random
 import socket
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -40,6 +40,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from emulator.discovery_join import (  # noqa: F401  (the node's side, re-exported)
+    ENV_PUBLIC,
+    ENV_URL,
+    NODE_FILE,
+    RUN_FILE,
+    DiscoveryJoin,
+    DiscoveryStopped,
+    discovery_url,
+    resolve_bootstrap,
+)
 from emulator.discovery_registry import (
     DEFAULT_SIZE,
     AutoDiscovery,
@@ -51,17 +61,8 @@ from emulator.discovery_registry import (
     DiscoveryRequest,
     LiteralDiscovery,
     PendingWait,
-    decide,
     parse_discovery,
-    registration_value,
 )
-
-ENV_URL = "COREEMU_DISCOVERY_URL"
-ENV_PUBLIC = "COREEMU_DISCOVERY_PUBLIC"  # where the run serves discovery.etcd.io URLs
-RUN_FILE = "discovery.json"  # in the run dir, written by the supervisor
-NODE_FILE = "etcd-discovery.json"  # in a node's data dir, written once discovery decided
-WAIT_POLL_S = 1.0  # a node's long-poll on the registry; it re-checks after each
-PROGRESS_LOG_S = 5.0
 
 
 # --- the service (supervisor side) ---------------------------------------------------------------
@@ -288,160 +289,6 @@ class DiscoveryService:
         tmp = self.run_dir / (RUN_FILE + ".tmp")
         tmp.write_text(json.dumps(data, indent=2))
         os.replace(tmp, self.run_dir / RUN_FILE)
-
-
-# --- the join (node side) ------------------------------------------------------------------------
-class DiscoveryStopped(RuntimeError):
-    """The node was asked to stop while it waited for discovery."""
-
-
-def discovery_url(text: str, run_dir: Path | None) -> str:
-    """The URL a node's ``discovery`` value stands for (``auto`` resolved)."""
-    found = parse_discovery(text)
-    if isinstance(found, LiteralDiscovery) and not found.public:
-        return found.url.split("?", 1)[0]
-    env, key = (
-        (ENV_PUBLIC, "public_base")
-        if isinstance(found, LiteralDiscovery)
-        else (ENV_URL, "auto_url")
-    )
-    url = os.environ.get(env)
-    if not url and run_dir is not None and (run_dir / RUN_FILE).is_file():
-        url = json.loads((run_dir / RUN_FILE).read_text()).get(key)
-    if url and isinstance(found, LiteralDiscovery):
-        return f"{url}/{found.token}"
-    if not url:
-        raise DiscoveryError(
-            f"discovery: {text} needs the run's discovery service: start the node from "
-            f"run.py up, set {ENV_URL}, or give the URL itself in the cloud-config"
-        )
-    return url
-
-
-def _call(method: str, url: str, form: dict[str, str] | None = None, timeout: float = 5.0):
-    body = urllib.parse.urlencode(form).encode() if form is not None else None
-    req = urllib.request.Request(url, data=body, method=method)
-    if body is not None:
-        req.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"null"), resp.headers
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        try:
-            return err.code, json.loads(raw or b"null"), err.headers
-        except ValueError:
-            return err.code, {"message": raw.decode(errors="replace").strip()}, err.headers
-
-
-class DiscoveryJoin:
-    """One node's join: register, wait for the cluster to fill, learn its role (etcd's order)."""
-
-    def __init__(
-        self, url: str, name: str, peer_urls: tuple[str, ...], self_id: str | None, log: Any
-    ):
-        self.url = url.rstrip("/")
-        self.name, self.peer_urls, self.self_id = name, peer_urls, self_id
-        self.log = log
-        self.registered = False
-
-    def run(self, stop: threading.Event) -> Bootstrap:
-        backoff, last_log = 0.2, 0.0
-        while not stop.is_set():
-            try:
-                size, regs, index = self._check()
-                decided = decide(regs, size, self.self_id, self.url)
-                if decided is not None:
-                    return decided
-                if self.self_id is not None and not self.registered:
-                    self._register()
-                    continue
-                if time.monotonic() - last_log >= PROGRESS_LOG_S:
-                    last_log = time.monotonic()
-                    self.log("discovery.waiting", url=self.url, found=len(regs), size=size)
-                self._wait(index)
-                backoff = 0.2
-            except (OSError, ValueError) as exc:
-                if isinstance(exc, DiscoveryError):
-                    raise
-                self.log("discovery.retry", level="warning", url=self.url, error=str(exc))
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 2.0)
-        raise DiscoveryStopped(f"stopped while waiting for discovery at {self.url}")
-
-    def _check(self) -> tuple[int, list[tuple[str, str, int]], int]:
-        code, body, _ = _call("GET", f"{self.url}/_config/size")
-        if code == 404:
-            raise DiscoveryError(f"discovery: no cluster size at {self.url} (unknown token?)")
-        if code != 200 or not str(body["node"].get("value", "")).isdigit():
-            raise DiscoveryError(f"discovery: bad size key at {self.url}: {code} {body}")
-        size = int(body["node"]["value"])
-        code, body, headers = _call("GET", self.url)
-        if code != 200:
-            raise DiscoveryError(f"discovery: cannot list {self.url}: {code} {body}")
-        regs = [
-            (n["key"].rsplit("/", 1)[-1], n.get("value", ""), n["createdIndex"])
-            for n in body["node"].get("nodes", ())
-            if not n.get("dir")
-        ]
-        return size, regs, int(headers.get("X-Etcd-Index") or 0)
-
-    def _register(self) -> None:
-        value = registration_value(self.name, self.peer_urls)
-        url = f"{self.url}/{self.self_id}?prevExist=false"
-        code, body, _ = _call("PUT", url, {"value": value})
-        if code == 412:  # registered before: fine if it was us (a crash before deciding)
-            _, mine, _ = _call("GET", f"{self.url}/{self.self_id}")
-            if mine.get("node", {}).get("value") != value:
-                raise DiscoveryError(f"discovery: member id {self.self_id} is taken at {self.url}")
-        elif code not in (200, 201):
-            raise DiscoveryError(f"discovery: registering at {self.url} failed: {code} {body}")
-        self.registered = True
-        self.log("discovery.registered", url=self.url, id=self.self_id, value=value)
-
-    def _wait(self, index: int) -> None:
-        url = f"{self.url}?wait=true&recursive=true&waitIndex={index + 1}"
-        try:
-            _call("GET", url, timeout=WAIT_POLL_S)
-        except TimeoutError:
-            pass
-        except urllib.error.URLError as exc:
-            if not isinstance(exc.reason, TimeoutError):
-                raise
-
-
-def resolve_bootstrap(
-    cfg: Any, spec: Any, data_dir: Path, log: Any, stop: threading.Event
-) -> Bootstrap | None:
-    """The node's etcd role from discovery, or None when its cloud-config does not use it."""
-    etcd2 = spec.cloud_config.etcd2
-    if not etcd2.discovery:
-        return None
-    saved = data_dir / NODE_FILE
-    if saved.is_file():
-        bootstrap = Bootstrap.from_json(json.loads(saved.read_text()))
-        log("discovery.reused", role=bootstrap.role.value, file=str(saved))
-        return bootstrap
-    from actors.etcd.admin import member_id
-
-    run_dir = Path(cfg.source).parent if getattr(cfg, "source", None) else None
-    url = discovery_url(etcd2.discovery, run_dir)
-    name = etcd2.name or spec.name
-    token = etcd2.initial_cluster_token or cfg.token
-    is_proxy = etcd2.proxy.value != "off"
-    self_id = None if is_proxy else member_id(name, token)
-    peer_urls = tuple(etcd2.initial_advertise_peer_urls) or (spec.peer_url,)
-    bootstrap = DiscoveryJoin(url, name, peer_urls, self_id, log).run(stop)
-    tmp = saved.with_suffix(".tmp")
-    tmp.write_text(json.dumps(bootstrap.to_json(), indent=2))
-    os.replace(tmp, saved)
-    log(
-        "discovery.decided",
-        role=bootstrap.role.value,
-        members=[p.name for p in bootstrap.members],
-        url=url,
-    )
-    return bootstrap
 
 
 __all__ = [
