@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import urllib.error
@@ -267,6 +268,17 @@ def test_a_cross_origin_post_is_refused_even_with_the_secret(dashboard, browser)
     wait(browser, lambda: "cross-origin request refused" in log.read_text(), "the refusal logged")
     assert not [h for h in history(run)[mark:] if h["type"] == "fault"]
     assert {n["state"] for n in run.status()["nodes"]} == {"up"}
+
+
+def test_the_page_says_so_when_the_supervisor_is_killed(cluster_factory, browser):
+    run = cluster_factory()
+    out = run.up().stdout
+    url = next(line.split()[1] for line in out.splitlines() if line.startswith("dashboard: "))
+    browser.get(url)
+    wait(browser, lambda: len(boxes(browser)) == 3, "the page to show the nodes")
+    os.kill(run.status()["supervisor_pid"], signal.SIGKILL)  # no goodbye: the stream just breaks
+    banner = browser.find_element("id", "banner")
+    wait(browser, lambda: banner.is_displayed() and "gone" in banner.text, "the banner")
 
 
 # Last in the module on purpose: it stops the shared cluster (pytest keeps the file's order).

@@ -274,14 +274,16 @@
   });
   stream.onopen = () => {
     clearTimeout(lostTimer);
+    lostTimer = null;
     live(true, "live");
     if (view && view.alive) banner("");
   };
+  // the browser retries every second, each failure another error: the first one starts the clock
   stream.onerror = () => {
-    if (ended) return;
+    if (ended || lostTimer !== null) return;
     live(false, "reconnecting…");
-    clearTimeout(lostTimer);
     lostTimer = setTimeout(() => {
+      lostTimer = null;
       if (stream.readyState !== EventSource.OPEN) {
         banner("Lost the run: its supervisor is gone (the run stopped or was killed). This page no longer updates.");
         live(false, "gone");
