@@ -80,7 +80,7 @@ class Locksmith(NodeActor):
             group=self.group,
             machine_id=self.ctx.machine_id,
         )
-        self._publish()
+        self._step()  # read the semaphore now: the first status should say who holds the lock
 
     def on_local(self, message: Any) -> None:
         if isinstance(message, UpdateStatusChanged):
@@ -161,7 +161,8 @@ class Locksmith(NodeActor):
 
     def _publish(self) -> None:
         values = {
-            "lock_holder": bool(self.core.holding),
+            # None until the semaphore was read (a rebooted holder must not look free meanwhile)
+            "lock_holder": self.core.holding if self.core.uses_etcd else False,
             "reboot_strategy": self.core.strategy.value,
         }
         detail = {

@@ -230,7 +230,7 @@ def _failed(state: ServiceState, inst: Instance, code: int | None, now: float, w
     state.note(now, "instance.error", machine_id=inst.machine_id, group=inst.group,
                version=failed, error_code=code, why=why)  # fmt: skip
     group = state.groups.get(inst.group)
-    if group is not None and group.safe_mode and group.stopped is None:
+    if failed is not None and group is not None and group.safe_mode and group.stopped is None:
         group.stopped = f"safe mode: {inst.machine_id[:12]} failed to update to {failed} ({why})"
         state.note(now, "group.stopped", group=group.name, why=group.stopped)
 
