@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.etcd import v2api
-from actors.etcd.requests import ClientRead, ClientWrite, MemberSettings
+from actors.etcd.requests import ClientConfChange, ClientRead, ClientWrite, MemberSettings
+from actors.raft.entries import ConfChangeOp
 from emulator import wire
 from emulator.checkers.linearizable import check as check_linearizable
 from emulator.checkers.ops import Op, Outcome
@@ -128,6 +129,13 @@ class MemberSimulation:
         self.p_crash_in_fsync = rng.choice((0.0, 0.002, 0.01))
         self.p_fail_fsync = rng.choice((0.0, 0.0, 0.003))
         self.p_op = rng.choice((0.3, 0.6, 0.9))
+        # one voter removed through /v2/members' path and later added back, in some runs
+        self.membership_at = (
+            rng.randint(opts.ticks // 4, opts.ticks // 2) if rng.random() < 0.3 else -1
+        )
+        self.member_out: str | None = None
+        self._membership_phase = ""
+        self._removed_at = 0
         self.clients = [_Client(p) for p in range(opts.clients)]
         self.history: list[Op] = []
         self._next_process = opts.clients
@@ -325,6 +333,8 @@ class MemberSimulation:
         if not self.network.blocked and rng.random() < self.p_partition:
             self._partition()
         self._restart_due()
+        if self.tick >= self.membership_at >= 0:
+            self._membership()
         up = [n for n in self.nodes.values() if n.member is not None]
         if up and rng.random() < self.p_crash:
             leader = self._leader()
@@ -338,6 +348,33 @@ class MemberSimulation:
             from emulator.disk import DiskFaults
 
             rng.choice(up).disk.faults = DiskFaults(fail_fsync=True)
+
+    def _membership(self) -> None:
+        """Remove a follower through the member's conf-change path, keep it out a while (its
+        peers must tell it it was removed), then add it back; each step retried until taken."""
+        leader = self._leader()
+        if leader is None or leader.member is None:
+            return
+        voters = leader.member.core.voters
+        if self.member_out is None:
+            self.member_out = self.rng.choice(sorted(v for v in voters if v != leader.id))
+            self._membership_phase = "remove"
+        target, phase = self.member_out, self._membership_phase
+        if phase == "remove" and target not in voters:
+            self._membership_phase, self._removed_at = "out", self.tick
+        elif phase == "out" and self.tick >= self._removed_at + 20:
+            self._membership_phase = "add"
+        elif phase == "add" and target in voters:
+            self._membership_phase = "done"
+        phase = self._membership_phase
+        if phase not in ("remove", "add"):
+            return
+        op = ConfChangeOp.REMOVE_NODE if phase == "remove" else ConfChangeOp.ADD_NODE
+        log = self._log
+        leader.member.handle(
+            ClientConfChange(op, target, (), lambda o: log(f"{op.name} {target}: {o.result.value}"))
+        )
+        self._process(leader)
 
     def _partition(self) -> None:
         rng = self.rng
