@@ -206,13 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "fault",
-        help="inject a fault now: partition, drop, delay, duplicate, reorder, kill, stop, pause, resume, restart, disk-slow, disk-full, disk-corrupt, clock-skew, clock-strobe, clock-rate, clear",
+        help="inject a fault now: partition, drop, delay, duplicate, reorder, kill, stop, pause, resume, restart, disk-slow, disk-full, disk-corrupt, clock-skew, clock-strobe, clock-rate, update-service, clear",
         description="Examples: fault partition core-01 core-02,core-03 | fault partition random-halves | "
         "fault drop 30%% --nodes core-01 | fault delay 200ms --jitter 50ms | fault kill core-02 | "
         "fault pause random --for 10s | fault disk-slow leader 50ms | fault disk-full core-02 | "
         "fault kill core-02 --lose-unsynced | fault disk-corrupt core-02 | "
         "fault clock-skew leader +30s | fault clock-strobe core-01 --delta 200ms --period 10ms | "
-        "fault clock-rate core-03 3x | fault clear.  Targets: node names, all, random, leader, "
+        "fault clock-rate core-03 3x | fault update-service down (up) | fault clear.  "
+        "Targets: node names, all, random, leader, "
         "random-follower, minority, majority.",
     )
     p.add_argument("words", nargs="+", metavar="[RUN] KIND ARG", help="the fault and its arguments")
