@@ -4,6 +4,7 @@ A form is the JSON the page posts, e.g.::
 
     {"kind": "kill", "targets": ["core-01"]}
     {"kind": "partition", "sides": [["core-01"], ["core-02", "core-03"]], "one_way": false}
+    {"kind": "partition", "mode": "majorities-ring"}
     {"kind": "drop", "value": "30", "nodes": "core-01", "for": "20s"}
     {"kind": "delay", "value": "200", "jitter": "50", "for": "10s"}
     {"kind": "clear"}
@@ -20,7 +21,7 @@ import functools
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from emulator.faults import FaultError, FaultKind, parse_duration, parse_fault
+from emulator.faults import PARTITION_MODES, FaultError, FaultKind, parse_duration, parse_fault
 
 PROCESS = ("kill", "stop", "pause", "resume", "restart")
 PROBABILITY = ("drop", "duplicate", "reorder")
@@ -45,6 +46,8 @@ def _words(form: Mapping[str, Any]) -> list[str]:
     kind = form.get("kind")
     if kind in PROCESS:
         return [kind, ",".join(_names(form.get("targets"), kind))]
+    if kind == "partition" and form.get("mode") in PARTITION_MODES[1:]:
+        return [kind, form["mode"]]  # generated sides: random-halves, bridge, majorities-ring
     if kind == "partition":
         sides = form.get("sides")
         if not isinstance(sides, (list, tuple)) or len(sides) < 2:

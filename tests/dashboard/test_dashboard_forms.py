@@ -35,6 +35,18 @@ def test_partition_form_with_sides_one_way_and_duration():
     assert duration == 10.0
 
 
+@pytest.mark.parametrize("mode", ["random-halves", "bridge", "majorities-ring"])
+def test_generated_partitions_match_the_cli(mode):
+    mapping, _ = fault_request({"kind": "partition", "mode": mode, "sides": [["x"]]}, NODES)
+    assert mapping == cli(["partition", mode])
+
+
+@pytest.mark.parametrize("kind", ["drop", "duplicate", "reorder"])
+def test_probability_forms_match_the_cli(kind):
+    mapping, _ = fault_request({"kind": kind, "value": "15", "to": "core-02"}, NODES)
+    assert mapping == cli([kind, "15%"], "--to", "core-02")
+
+
 def test_loss_and_delay_forms_carry_their_links_and_units():
     mapping, duration = fault_request(
         {"kind": "drop", "value": "30", "nodes": "core-01", "to": "", "for": "20s"}, NODES

@@ -38,6 +38,9 @@ class FakeSupervisor:
 
 @pytest.fixture
 def dash(tmp_path):
+    # as the supervisor does before it starts the dashboard: the node names, before any status
+    names = [{"name": n["name"]} for n in REPORT["nodes"]]
+    (tmp_path / "cluster.json").write_text(json.dumps({"nodes": names}))
     sup = FakeSupervisor()
     d = Dashboard(tmp_path, 0, ask=sup).start()
     d.sup = sup

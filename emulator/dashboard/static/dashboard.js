@@ -47,7 +47,7 @@
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       const f = Object.fromEntries(new FormData(form));
-      fault({ kind: id.replace("-form", ""), ...f });
+      fault({ kind: id.replace("-form", ""), ...f }); // the loss form names its own kind
     });
   }
 
@@ -60,7 +60,8 @@
       const side = data.get("side-" + name);
       if (side in sides) sides[side].push(name);
     }
-    fault({ kind: "partition", sides: [sides.A, sides.B], one_way: data.get("one_way") === "on", for: data.get("for") });
+    fault({ kind: "partition", sides: [sides.A, sides.B], mode: data.get("mode"), one_way: data.get("one_way") === "on",
+      for: data.get("for") });
   });
 
   // --- node boxes ----------------------------------------------------------------------------
