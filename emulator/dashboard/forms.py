@@ -21,10 +21,17 @@ import functools
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from emulator.faults import PARTITION_MODES, FaultError, FaultKind, parse_duration, parse_fault
+from emulator.faults import (
+    PARTITION_MODES,
+    PROCESS_KINDS,
+    FaultError,
+    FaultKind,
+    parse_duration,
+    parse_fault,
+)
 
-PROCESS = ("kill", "stop", "pause", "resume", "restart")
-PROBABILITY = ("drop", "duplicate", "reorder")
+PROCESS = tuple(k.value for k in PROCESS_KINDS)
+PROBABILITY = tuple(k.value for k in (FaultKind.DROP, FaultKind.DUPLICATE, FaultKind.REORDER))
 
 
 class FormError(ValueError):
@@ -33,7 +40,7 @@ class FormError(ValueError):
 
 def _names(value: Any, what: str) -> list[str]:
     if isinstance(value, str):
-        value = [v for v in value.split(",")]
+        value = value.split(",")
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise FormError(f"{what}: expected node names")
     names = [v.strip() for v in value if v.strip()]
