@@ -25,7 +25,7 @@ CONFIG = """cloud-config: |
       group: stable
       reboot-strategy: etcd-lock
       check-interval: 1s
-      healthy-after: 2s
+      healthy-after: 1s
 """
 IDLE = "UPDATE_STATUS_IDLE"
 
