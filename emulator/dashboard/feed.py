@@ -53,12 +53,14 @@ class Feed:
         store_stats: Callable[[str], dict[str, Any] | None] = sources.fetch_store_stats,
         fleet: Callable[[dict[str, Any]], Any] = sources.fetch_fleet,
         keys: Callable[[str], dict[str, Any] | None] = sources.fetch_keys,
+        update_service: Callable[[str], dict[str, Any] | None] = sources.fetch_update_service,
     ):
         self.run_dir = run_dir
         self._ask = ask or (lambda msg: request(run_dir, msg, timeout=2.0))
         self._store_stats = store_stats
         self._fleet = fleet
         self._keys = keys
+        self._update_service = update_service
         self._keys_at = (-KEYS_EVERY_S, None)  # (when counted, count)
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -117,7 +119,17 @@ class Feed:
             "etcd": etcd,
             "leaders": shape.leader_marks(nodes),
             "fleet": self._sample_fleet(nodes) if self.viewers else None,
+            "rollout": self._sample_rollout(nodes, report) if self.viewers else None,
         }
+
+    def _sample_rollout(
+        self, nodes: list[dict[str, Any]], report: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        service = report.get("update_service")
+        if not isinstance(service, dict) or service.get("state") != "up" or not service.get("url"):
+            return None
+        snapshot = self._update_service(service["url"])
+        return shape.rollout_panel(nodes, snapshot) if snapshot is not None else None
 
     def _count_keys(self, nodes: list[dict[str, Any]], leader: str | None, mono: float) -> Any:
         if self.viewers and leader and mono - self._keys_at[0] >= KEYS_EVERY_S:

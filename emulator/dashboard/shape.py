@@ -238,6 +238,44 @@ def fleet_panel(
     return {"machines": out, "engine_leader": node_of.get(engine, engine)}
 
 
+def rollout_panel(nodes: Sequence[Mapping[str, Any]], service: Mapping[str, Any]) -> dict[str, Any]:
+    """The update service's view: the release on each channel, each group's policy, and each
+    instance (named by its node) with the version it runs and where its update stands."""
+    node_of = {n.get("machine_id"): n["name"] for n in nodes if n.get("machine_id")}
+    releases = service.get("releases") or {}
+    channels = [
+        {
+            "channel": channel,
+            "version": (releases.get(rid) or {}).get("version") if rid else None,
+            "release": rid,
+        }
+        for channel, rid in sorted((service.get("channels") or {}).items())
+    ]
+    groups = [
+        {
+            "name": name,
+            "channel": g.get("channel"),
+            "updates_enabled": g.get("updates_enabled"),
+            "stopped": g.get("stopped"),
+        }
+        for name, g in sorted((service.get("groups") or {}).items())
+    ]
+    instances = sorted(
+        (
+            {
+                "node": node_of.get(mid, mid),
+                "group": i.get("group"),
+                "version": i.get("version"),
+                "status": i.get("status"),
+                "last_event": i.get("last_event"),
+            }
+            for mid, i in (service.get("instances") or {}).items()
+        ),
+        key=lambda i: str(i["node"]),
+    )
+    return {"channels": channels, "groups": groups, "instances": instances}
+
+
 def ends_in(faults: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Active faults with ``ends_in_s`` never negative (the supervisor ends them a tick later)."""
     out = []

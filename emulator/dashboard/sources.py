@@ -40,6 +40,12 @@ def fetch_keys(client_url: str) -> dict[str, Any] | None:
         return None
 
 
+def fetch_update_service(url: str) -> dict[str, Any] | None:
+    """The update service's whole state (channels, releases, groups, instances) as it serves it."""
+    data = get_json(f"{url.rstrip('/')}/api/v1/status")
+    return data if isinstance(data, dict) else None
+
+
 def fleet_api_url(node: Mapping[str, Any]) -> str | None:
     """Where a node serves fleet's API v1 (the rule of ``actors.fleet.api.api_port``)."""
     from actors.fleet.api import API_PORT, PORT_OFFSET_SHIFT

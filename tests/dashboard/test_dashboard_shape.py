@@ -161,3 +161,26 @@ def test_count_keys_counts_leaves_of_the_v2_tree_not_directories():
     assert shape.count_keys(tree) == 2
     assert shape.count_keys({"dir": True}) == 0
     assert shape.count_keys(None) is None
+
+
+def test_rollout_panel_names_instances_by_node_and_channels_by_version():
+    nodes = [{"name": "core-01", "machine_id": "m1"}]
+    service = {
+        "channels": {"stable": "stable-1.1.0", "beta": None},
+        "releases": {"stable-1.1.0": {"version": "1.1.0"}},
+        "groups": {"stable": {"channel": "stable", "updates_enabled": True, "stopped": None}},
+        "instances": {
+            "m1": {"group": "stable", "version": "1.0.0", "status": "downloading"},
+            "m9": {"group": "stable", "version": "1.1.0", "status": "complete"},
+        },
+    }
+    panel = shape.rollout_panel(nodes, service)
+    assert [(c["channel"], c["version"]) for c in panel["channels"]] == [
+        ("beta", None),
+        ("stable", "1.1.0"),
+    ]
+    assert [(i["node"], i["status"]) for i in panel["instances"]] == [
+        ("core-01", "downloading"),
+        ("m9", "complete"),  # a machine no node reports (gone): its id
+    ]
+    assert panel["groups"][0]["name"] == "stable"

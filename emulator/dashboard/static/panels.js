@@ -115,13 +115,27 @@ Dash.objectView = function (value) {
   return flat ? kvTable(Object.entries(value)) : el("pre", { class: "json" }, JSON.stringify(value, null, 1));
 };
 
-function updatesPanel(report) {
+function rolloutView(rollout) {
+  const channels = rollout.channels.map((c) => `${c.channel} ${c.version || "–"}`).join(" · ");
+  const groups = rollout.groups.map((g) => `${g.name} → ${g.channel}${g.updates_enabled === false ? " (updates off)" : ""}` +
+    (g.stopped ? ` (stopped: ${g.stopped})` : ""));
+  return [
+    el("div", {}, el("b", {}, "channels: "), channels || "none"),
+    groups.length ? el("div", {}, el("b", {}, "groups: "), groups.join(" · ")) : null,
+    rollout.instances.length
+      ? table(["instance", "group", "version", "rollout", "last event"],
+        rollout.instances.map((i) => [i.node, i.group, i.version, i.status, i.last_event]))
+      : null,
+  ];
+}
+
+function updatesPanel(report, rollout) {
   const nodes = report.nodes;
   // a column where no node says anything yet (no update under way) only takes room
   const idle = (v) => v === undefined || v === null || v === "" || v === "0.0.0.0" || v === "0%";
   const columns = UPDATE_COLUMNS.filter(([, get]) => nodes.some((n) => !idle(get(n))));
   const topKeys = UPDATE_TOP.filter((k) => k in report && report[k] !== null);
-  if (!columns.length && !topKeys.length) return null;
+  if (!columns.length && !topKeys.length && !rollout) return null;
   const parts = [];
   if (columns.length) parts.push(table(["node", ...columns.map(([h]) => h)], nodes.map((n) => [n.name, ...columns.map(([, get]) => get(n))])));
   const holders = nodes.filter((n) => n.lock_holder === true).map((n) => n.name);
@@ -129,6 +143,7 @@ function updatesPanel(report) {
     parts.push(el("div", {}, el("b", {}, "reboot semaphore held by: "), holders.length ? holders.join(", ") : "nobody"));
   }
   for (const k of topKeys) parts.push(el("h3", {}, k.replace(/_/g, " ")), Dash.objectView(report[k]));
+  if (rollout) parts.push(el("h3", {}, "rollout"), ...rolloutView(rollout));
   return el("div", {}, parts);
 }
 
@@ -148,7 +163,7 @@ Dash.renderPanels = function (view) {
   const report = view.report;
   setPanel("etcd-panel", "etcd", etcdPanel(view.etcd));
   setPanel("fleet-panel", "fleet", fleetPanel(view.fleet));
-  setPanel("updates-panel", "updates", updatesPanel(report));
+  setPanel("updates-panel", "updates", updatesPanel(report, view.rollout));
   extraPanels(report);
 };
 
