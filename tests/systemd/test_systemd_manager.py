@@ -27,7 +27,7 @@ def procs_under(root: Path) -> list[int]:
     return found
 
 
-def wait_until(predicate, timeout: float = 15.0, what: str = "condition"):
+def wait_until(predicate, timeout: float = 60.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -50,7 +50,7 @@ def state(m: SystemdManager, name: str) -> tuple[str, str]:
     return st.active_state, st.sub_state
 
 
-def wait_state(m: SystemdManager, name: str, want: tuple[str, str], timeout: float = 15.0):
+def wait_state(m: SystemdManager, name: str, want: tuple[str, str], timeout: float = 60.0):
     wait_until(lambda: state(m, name) == want, timeout, f"{name} to be {want}, is {state(m, name)}")
 
 

@@ -31,7 +31,7 @@ def procs_under(root: Path) -> list[int]:
     return found
 
 
-def wait_until(predicate, timeout: float = 15.0, what: str = "condition"):
+def wait_until(predicate, timeout: float = 60.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
