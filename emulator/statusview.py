@@ -60,28 +60,22 @@ def _update_cells(node: dict[str, Any]) -> list[str]:
     return [str(node.get("version") or "-"), part, op]
 
 
-def render(report: dict[str, Any]) -> Group:
-    table = Table(
-        title=f"cluster {report['cluster']}  ({report['run_dir']})",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-    )
-    columns = ["NODE", "ADDRESS", "PID", "STATE", "UPTIME", "PEERS", "REJECTED"]
-    has_etcd = any("role" in n for n in report["nodes"])
-    if has_etcd:
-        columns += ["ROLE", "TERM", "LEADER", "COMMIT", "APPLIED"]
-    has_fleet = any("engine_leader" in n for n in report["nodes"])
-    if has_fleet:
-        columns += ["MACHINE", "ENGINE", "UNITS"]
-    has_update = any("update_status" in n for n in report["nodes"])
-    if has_update:
-        columns += ["VERSION", "PART", "UPDATE"]
-    has_lock = any("lock_holder" in n for n in report["nodes"])
-    if has_lock:
-        columns += ["LOCK"]  # holds locksmith's reboot lock
+def _table(title: str | None, columns: list[str]) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for col in columns:
         table.add_column(col, no_wrap=True)
-    for node in report["nodes"]:
+    return table
+
+
+def render(report: dict[str, Any]) -> Group:
+    """Two tables, so each fits a terminal: the runtime and etcd, then the machine's parts."""
+    nodes = report["nodes"]
+    columns = ["NODE", "ADDRESS", "PID", "STATE", "UPTIME", "PEERS", "REJECTED"]
+    has_etcd = any("role" in n for n in nodes)
+    if has_etcd:
+        columns += ["ROLE", "TERM", "LEADER", "COMMIT", "APPLIED"]
+    table = _table(f"cluster {report['cluster']}  ({report['run_dir']})", columns)
+    for node in nodes:
         state = node["state"]
         row = [
             node["name"],
@@ -97,14 +91,32 @@ def render(report: dict[str, Any]) -> Group:
                 str(node.get(k) if node.get(k) is not None else "-")
                 for k in ("role", "term", "leader", "commit_index", "applied_index")
             ]
-        if has_fleet:
-            row += _fleet_cells(node)
-        if has_update:
-            row += _update_cells(node)
-        if has_lock:
-            row.append(Text("held", style="yellow") if node.get("lock_holder") else "-")
         table.add_row(*row)
-    parts: list[Any] = [table]
+
+    has_fleet = any("engine_leader" in n for n in nodes)
+    has_update = any("update_status" in n for n in nodes)
+    has_lock = any("lock_holder" in n for n in nodes)
+    machine_columns = ["NODE"]
+    if has_fleet:
+        machine_columns += ["MACHINE", "ENGINE", "UNITS"]
+    if has_update:
+        machine_columns += ["VERSION", "PART", "UPDATE"]
+    if has_lock:
+        machine_columns += ["LOCK"]  # holds locksmith's reboot lock
+    tables: list[Any] = [table]
+    if len(machine_columns) > 1:
+        machines = _table(None, machine_columns)
+        for node in nodes:
+            row = [node["name"]]
+            if has_fleet:
+                row += _fleet_cells(node)
+            if has_update:
+                row += _update_cells(node)
+            if has_lock:
+                row.append(Text("held", style="yellow") if node.get("lock_holder") else "-")
+            machines.add_row(*row)
+        tables.append(machines)
+    parts: list[Any] = tables
     service = report.get("update_service")
     if service:
         parts.append(Text(f"update service: {service['url']} ({service['state']})", style="dim"))

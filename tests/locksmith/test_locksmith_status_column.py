@@ -17,8 +17,9 @@ def node(name, **extra):
 def test_lock_column_marks_the_holder():
     out = text({"cluster": "c", "run_dir": "/r", "nodes": [
         node("core-01", lock_holder=True), node("core-02", lock_holder=False)]})  # fmt: skip
-    lines = [line for line in out.splitlines() if "core-0" in line]
     assert "LOCK" in out
+    machine_table = out[out.index("LOCK") :]  # the second table: the machine's parts
+    lines = [line for line in machine_table.splitlines() if "core-0" in line]
     assert lines[0].rstrip().endswith("held") and lines[1].rstrip().endswith("-")
 
 
