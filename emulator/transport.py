@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pykka
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
@@ -275,7 +276,10 @@ class Transport(threading.Thread):
         if ref is None:
             self.counters["unroutable"] += 1
             return
-        ref.tell(env)
+        try:
+            ref.tell(env)
+        except pykka.ActorDeadError:  # the actor stopped (its node is failing): not our crash
+            self.counters["unroutable"] += 1
 
     def _control(self, env: codec.Envelope, identity: bytes | None) -> None:
         msg = env.message
@@ -294,7 +298,10 @@ class Transport(threading.Thread):
         elif isinstance(msg, SetClock):
             self._on_clock(msg.rate)
         elif env.actor != CONTROL_ACTOR and env.actor in self._actors:
-            self._actors[env.actor].tell(env)
+            try:
+                self._actors[env.actor].tell(env)
+            except pykka.ActorDeadError:
+                self.counters["unroutable"] += 1
         else:
             self._reject(f"unexpected control message {type(msg).__name__}")
 

@@ -146,7 +146,16 @@ def _peer_urls(node: Any) -> tuple[str, ...]:
 def _current_voters(member: Any, listener: Callable[[tuple[str, ...]], None]) -> tuple[str, ...]:
     answer: queue.Queue = queue.Queue()
     member.tell(MemberQuery(QueryKind.WATCH_VOTERS, answer.put, listener))
-    return answer.get(timeout=30)
+    deadline = time.monotonic() + 30
+    # A member that failed to start (a corrupt WAL, a full disk) never answers: notice its death
+    # at once instead of waiting out the timeout, so the node exits with the member's own error.
+    while time.monotonic() < deadline:
+        try:
+            return answer.get(timeout=0.2)
+        except queue.Empty:
+            if not member.is_alive():
+                raise RuntimeError("etcd member stopped while starting (see its log)") from None
+    raise RuntimeError("etcd member did not answer within 30 s of starting")
 
 
 def _log_listen(ctx: NodeContext, spec: Any) -> None:
