@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -360,7 +361,7 @@ def test_stale_process_exit_is_ignored():
 
 
 def test_the_talks_unit_runs_pre_commands_then_docker_run():
-    text = open("/work/shared/talk/apache@.service").read()
+    text = (Path(__file__).resolve().parents[2] / "configs/units/apache@.service").read_text()
     d = Driver(ServiceCore(service_spec("apache@1.service", text))).start()
     d.exit("/usr/bin/docker kill apache1", 1)  # "-": no such container is fine
     d.exit("/usr/bin/docker rm apache1", 1)

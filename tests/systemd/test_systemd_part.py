@@ -2,43 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
-import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from proc_waits import procs_under, wait_until
 
 from actors.systemd.part import start_systemd
 from emulator.config import parse_cluster_config
 from emulator.nodeclock import NodeClock
 from emulator.nodectx import StatusBoard
-
-
-def procs_under(root: Path) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cwd = os.readlink(entry / "cwd")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and cwd.startswith(str(root)):
-            found.append(int(entry.name))
-    return found
-
-
-def wait_until(predicate, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class _Log:
