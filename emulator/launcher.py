@@ -68,6 +68,11 @@ def _etcd_settled(report: dict[str, Any]) -> bool:
     return not members or all(n.get("leader") for n in members)
 
 
+def _fleet_settled(report: dict[str, Any]) -> bool:
+    """Every node running fleet knows its engine leader (so fleetctl finds the machines)."""
+    return all(n.get("engine_leader") for n in report["nodes"] if "engine_leader" in n)
+
+
 def _all_up(report: dict[str, Any]) -> bool:
     return all(n["state"] == "up" for n in report["nodes"])
 
@@ -145,8 +150,12 @@ def up(
             _print(report)
         down(run)
         return 1
-    settle = time.monotonic() + 10  # peers answering and, where etcd runs, a leader elected
-    while not (_all_reachable(report) and _etcd_settled(report)) and time.monotonic() < settle:
+    # peers answering and, where etcd and fleet run, an etcd leader and a fleet engine elected
+    settle = time.monotonic() + 10
+    while (
+        not (_all_reachable(report) and _etcd_settled(report) and _fleet_settled(report))
+        and time.monotonic() < settle
+    ):
         time.sleep(0.25)
         report = cluster_status(run)
     _print(report)
