@@ -98,6 +98,29 @@ class ClusterRun:
             self.cli("down", str(self.run_dir), check=False)
 
 
+def leader_of(status: dict) -> str | None:
+    """The one node that is up and says it leads, else None."""
+    leaders = [
+        n["name"] for n in status["nodes"] if n.get("role") == "leader" and n["state"] == "up"
+    ]
+    return leaders[0] if len(leaders) == 1 else None
+
+
+def node(status: dict, name: str) -> dict:
+    return next(n for n in status["nodes"] if n["name"] == name)
+
+
+def log_records(run_dir: Path, name: str) -> list[dict]:
+    """A node's ``node.log`` as records."""
+    path = run_dir / "nodes" / name / "node.log"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def history(run_dir: Path) -> list[dict]:
+    """The run's ``history.jsonl`` as records."""
+    return [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+
+
 def write_config(tmp_path: Path, nodes: int = 3, extra: str = "", name: str = "test") -> Path:
     path = tmp_path / "cluster.yaml"
     path.write_text(

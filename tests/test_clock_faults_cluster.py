@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from cluster_harness import leader_of, log_records, node
 
 pytestmark = pytest.mark.cluster
 
@@ -26,22 +27,6 @@ def http(method: str, url: str, data: dict | None = None):
             return resp.status, json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"null")
-
-
-def leader_of(status: dict) -> str | None:
-    leaders = [
-        n["name"] for n in status["nodes"] if n.get("role") == "leader" and n["state"] == "up"
-    ]
-    return leaders[0] if len(leaders) == 1 else None
-
-
-def node(status: dict, name: str) -> dict:
-    return next(n for n in status["nodes"] if n["name"] == name)
-
-
-def log_records(run_dir: Path, name: str) -> list[dict]:
-    path = run_dir / "nodes" / name / "node.log"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
 
 
 def roles_logged(run_dir: Path, name: str) -> list[str]:

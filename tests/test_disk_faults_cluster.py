@@ -10,9 +10,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
+from cluster_harness import history, leader_of, log_records, node
 
 pytestmark = pytest.mark.cluster
 
@@ -27,26 +27,6 @@ def http(method: str, url: str, data: dict | None = None, timeout: float = 5.0):
         return err.code, json.loads(err.read() or b"null")
     except OSError:
         return None, None  # refused, reset or timed out: not acknowledged
-
-
-def leader_of(status: dict) -> str | None:
-    leaders = [
-        n["name"] for n in status["nodes"] if n.get("role") == "leader" and n["state"] == "up"
-    ]
-    return leaders[0] if len(leaders) == 1 else None
-
-
-def node(status: dict, name: str) -> dict:
-    return next(n for n in status["nodes"] if n["name"] == name)
-
-
-def log_records(run_dir: Path, name: str) -> list[dict]:
-    path = run_dir / "nodes" / name / "node.log"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
-
-
-def history(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
 
 
 class Writer:

@@ -15,15 +15,11 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from cluster_harness import leader_of
 
 pytestmark = pytest.mark.cluster
 
 ETCDCTL = shutil.which("etcdctl")
-
-
-def leader_of(status):
-    leaders = [n for n in status["nodes"] if n.get("role") == "leader" and n["state"] == "up"]
-    return leaders[0]["name"] if len(leaders) == 1 else None
 
 
 def has_leader(status):

@@ -15,7 +15,8 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from cluster_harness import unique_subnet
+from cluster_harness import leader_of, unique_subnet
+from proc_waits import wait_until
 
 from emulator.discovery import DiscoveryJoin, DiscoveryService, DiscoveryStopped
 from emulator.discovery_registry import BootstrapRole
@@ -61,26 +62,12 @@ def etcdctl(endpoint, *args, check=True):
     return proc
 
 
-def leader_of(status):
-    leaders = [n["name"] for n in status["nodes"] if n.get("role") == "leader"]
-    return leaders[0] if len(leaders) == 1 else None
-
-
 def port_open(address, port=2379):
     try:
         socket.create_connection((address, port), timeout=1).close()
         return True
     except OSError:
         return False
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # --- the service and the join, in this process -------------------------------------------------

@@ -7,6 +7,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from cluster_harness import leader_of
 
 pytestmark = pytest.mark.cluster
 
@@ -34,13 +35,6 @@ def get_dir(url: str, key: str) -> dict:
     ) as resp:
         body = json.loads(resp.read())
     return {n["key"]: n["value"] for n in body["node"].get("nodes", [])}
-
-
-def leader_of(status):
-    leaders = [
-        n["name"] for n in status["nodes"] if n.get("role") == "leader" and n["state"] == "up"
-    ]
-    return leaders[0] if len(leaders) == 1 else None
 
 
 def snapshot_files(run_dir, node):

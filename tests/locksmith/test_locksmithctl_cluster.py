@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+from proc_waits import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -38,16 +39,6 @@ def stored(client) -> dict:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_locksmithctl_reads_and_changes_locksmiths_semaphore(cluster_factory):

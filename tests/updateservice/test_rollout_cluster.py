@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
+from cluster_harness import history
+from proc_waits import wait_until
 
 from actors.locksmith.semaphore import SEMAPHORE_KEY
 from emulator.etcdctl_client import V2Client
@@ -74,22 +75,8 @@ def sorted_by_first(locks: list[dict]) -> list[str]:
     return order
 
 
-def history(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
-
-
 def service_status(run) -> dict:
     return json.loads(run.cli("release", "status", "--json").stdout)
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_rolling_update_one_reboot_at_a_time_and_a_broken_release_rolls_back(cluster_factory):

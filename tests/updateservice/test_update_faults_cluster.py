@@ -4,9 +4,9 @@ and the reboot strategies off / reboot / etcd-lock each do what CoreOS's do."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+from proc_waits import wait_until
 
 from actors.locksmith.semaphore import SEMAPHORE_KEY
 from emulator.etcdctl_client import V2Client
@@ -50,16 +50,6 @@ def settled(status) -> bool:
 
 def service_status(run) -> dict:
     return json.loads(run.cli("release", "status", "--json").stdout)
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def failed_with(run, version: str, code: int) -> bool:
