@@ -3,9 +3,12 @@
 Theory of operation
 -------------------
 Every node writes ``<run>/nodes/<name>/node.log`` and the launcher writes ``<run>/supervisor.log``
-(see ``emulator.nodelog``). Each file is already in time order (give or take wall-clock steps),
-so the merged view is a k-way merge (``heapq.merge``) of one lazy reader per file: memory stays
-at one pending record per file however large the logs are.
+(see ``emulator.nodelog``). Records are ordered by the machine's true time, not by their ``ts``:
+``ts`` is the node's own wall clock, which a clock fault skews or steps back, while ``mono`` (the
+machine's monotonic clock, shared by every process of the run) never is. Each file is in
+``mono`` order, so the merged view is a k-way merge (``heapq.merge``) of one lazy reader per
+file: memory stays at one pending record per file however large the logs are. The lines still
+show each node's ``ts``, as its journal would.
 
 A ``LogFile`` reads whole lines from its current offset to the end of the file and keeps a
 partial last line back until its newline arrives, which is what ``--follow`` needs: every
@@ -45,17 +48,25 @@ MIN_NODE_WIDTH = 7  # len("core-01")
 _SALVAGE_TRIES = 8
 _LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
 _INFO_RANK = _LEVEL_RANK["info"]
+# ``mono`` to epoch seconds on this machine (a record without ``mono`` is ordered by its ``ts``)
+_MONO_TO_EPOCH = time.time() - time.monotonic()
 
 
 @dataclass(frozen=True)
 class LogRecord:
-    ts: float
+    ts: float  # the node's wall clock: shown
     node: str
     actor: str
     level: str
     event: str
     fields: dict[str, Any]
     raw: str  # the JSON text as read, for --json
+    true_time: float | None = None  # from ``mono``; None: the record had none, its ``ts`` stands in
+
+    @property
+    def order(self) -> float:
+        """What records are sorted by: the machine's true time where known."""
+        return self.ts if self.true_time is None else self.true_time
 
 
 def parse_record(line: str, default_node: str) -> LogRecord | None:
@@ -88,8 +99,10 @@ def _decode(text: str, default_node: str) -> LogRecord | None:
     fields = obj.get("fields")
     if not isinstance(fields, dict):
         fields = {} if fields is None else {"fields": fields}
+    mono = obj.get("mono")
     return LogRecord(
         ts=float(ts),
+        true_time=mono + _MONO_TO_EPOCH if type(mono) in (int, float) else None,
         node=_text(obj.get("node"), default_node),
         actor=_text(obj.get("actor"), "-"),
         level=_text(obj.get("level"), "info"),
@@ -163,8 +176,8 @@ def log_paths(run: Path) -> list[tuple[str, Path]]:
 
 
 def merge(streams: Iterable[Iterator[LogRecord]]) -> Iterator[LogRecord]:
-    """One time-ordered stream from per-file streams that are each in time order."""
-    return heapq.merge(*streams, key=lambda record: record.ts)
+    """One stream in true-time order from per-file streams that are each in that order."""
+    return heapq.merge(*streams, key=lambda record: record.order)
 
 
 class LogTail:
@@ -194,7 +207,7 @@ class LogTail:
     def poll(self) -> list[LogRecord]:
         self.discover()
         batch = [r for f in list(self.files.values()) for r in f.read_available()]
-        batch.sort(key=lambda record: record.ts)
+        batch.sort(key=lambda record: record.order)
         return batch
 
     def close(self) -> None:

@@ -114,7 +114,14 @@ def test_parse_record_reads_every_field_and_keeps_the_raw_text():
     text = line(rec(T0, "core-03", "fleet", "warning", "agent.lost", machine="m1"))
     r = parse_record(text, "fallback")
     assert r == LogRecord(
-        T0, "core-03", "fleet", "warning", "agent.lost", {"machine": "m1"}, text.strip()
+        T0,
+        "core-03",
+        "fleet",
+        "warning",
+        "agent.lost",
+        {"machine": "m1"},
+        text.strip(),
+        true_time=pytest.approx(logview._MONO_TO_EPOCH),  # mono 0.0
     )
 
 
@@ -156,6 +163,19 @@ def test_merge_yields_every_record_in_time_order(series):
     ]
     merged = [r.ts for r in merge(streams)]
     assert merged == sorted(t for times in series for t in times)
+
+
+def test_logs_are_ordered_by_true_time_not_by_a_skewed_node_clock(tmp_path):
+    run = tmp_path / "run"
+    # core-02's clock runs 35 s ahead (clock-skew): its ts says "later" for what happened between
+    # core-01's two records; mono (the machine's clock) says when it really happened.
+    skewed = {**rec(T0 + 1), "node": "core-02", "ts": T0 + 36, "event": "skewed"}
+    write_log(run, "core-01", [rec(T0, event="first"), rec(T0 + 2, event="third")])
+    write_log(run, "core-02", [skewed])
+    code, out = logs(run, "--json")
+    assert code == 0
+    assert [json.loads(line)["event"] for line in out] == ["first", "skewed", "third"]
+    assert json.loads(out[1])["ts"] == T0 + 36  # shown as the node stamped it
 
 
 def test_merge_streams_instead_of_reading_whole_files(tmp_path):
