@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -82,7 +81,6 @@ class AdminRoutes:
         self.token = token
         self.members = dict(members)  # every node that may be a voter, by node name (Raft id)
         self.metrics = metrics
-        self.started = time.time()
         self.changes = MemberChanges(token=token, members=self.members, nodes=nodes or {})
 
     def install(self, ask: Ask) -> None:
@@ -163,7 +161,7 @@ class AdminRoutes:
             "startTime": _rfc3339(view["started"]),
             "leaderInfo": {
                 "leader": leader_id,
-                "uptime": f"{time.time() - view['leader_since']:.3f}s",
+                "uptime": f"{view['leader_uptime']:.3f}s",
                 "startTime": _rfc3339(view["leader_since"]),
             },
             "recvAppendRequestCnt": view["recv_append"],

@@ -123,6 +123,7 @@ class MemberCore:
         self._leader: str | None = None
         self.started = clock.time_ns() / 1e9
         self.leader_since = self.started  # when this member learned of the current leader
+        self.leader_since_mono = clock.monotonic()  # the same, for an uptime no clock step bends
         log(
             "member.recovered",
             snapshot_index=self._snap_index,
@@ -305,6 +306,7 @@ class MemberCore:
         if rd.soft_state is not None and rd.soft_state.leader != self._leader:
             self._leader = rd.soft_state.leader
             self.leader_since = self.clock.time_ns() / 1e9
+            self.leader_since_mono = self.clock.monotonic()
             self.counters.leader_changes += 1
             self.log(
                 "raft.leader_changed",

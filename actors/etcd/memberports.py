@@ -65,6 +65,8 @@ def member_view(member: Any) -> dict[str, Any]:
         "counters": replace(member.counters),
         "started": member.started,
         "leader_since": member.leader_since,
+        # as etcd's time.Since: on the monotonic clock, so a clock fault does not bend it
+        "leader_uptime": member.clock.monotonic() - member.leader_since_mono,
         "send_append": stats.send_append,
         "recv_append": stats.recv_append,
         "followers": {n: f.to_json() for n, f in stats.followers.items()},
