@@ -60,8 +60,14 @@ def _zombie(pid):
 def test_partition_isolates_a_node_and_clear_heals_it(cluster):
     cluster.wait_for(all_reachable, what="all peers reachable")
     cluster.cli("fault", "partition", "core-01", "core-02,core-03")
-    time.sleep(2)
-    status = cluster.status()
+    status = cluster.wait_for(
+        lambda s: (
+            not any(p["reachable"] for p in peers_of(s, "core-01").values())
+            and not peers_of(s, "core-02")["core-01"]["reachable"]
+        ),
+        timeout=20,
+        what="core-01 cut off",
+    )
     assert not any(p["reachable"] for p in peers_of(status, "core-01").values())
     assert peers_of(status, "core-02")["core-03"]["reachable"]
     assert peers_of(status, "core-03")["core-02"]["reachable"]
@@ -141,8 +147,7 @@ def test_garbage_and_foreign_frames_are_counted_and_the_node_keeps_running(clust
     dealer.send(
         codec.encode(codec.Envelope("core-02", "heartbeat", Ping(1, 0.0)), "another-cluster")
     )
-    time.sleep(0.3)
-    dealer.close()
+    dealer.close(linger=2000)  # flush the frames queued above before the socket goes
     ctx.term()
     status = cluster.wait_for(
         lambda s: next(n for n in s["nodes"] if n["name"] == "core-01")["rejected_frames"] >= 6,

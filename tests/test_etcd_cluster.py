@@ -16,6 +16,7 @@ import urllib.request
 
 import pytest
 from cluster_harness import leader_of
+from proc_waits import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -87,8 +88,14 @@ def test_real_etcdctl_works_unchanged(etcd_cluster):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.5)
-    etcdctl(url_of(status, "core-03"), "set", "/w", "v")
+    # the watch is in place once a set wakes it: set until it does (no guess at a start-up time)
+    wait_until(
+        lambda: (
+            (etcdctl(url_of(status, "core-03"), "set", "/w", "v"), watcher.poll())[1] is not None
+        ),
+        timeout=15,
+        what="etcdctl watch to see a set",
+    )
     out, _ = watcher.communicate(timeout=15)
     assert out == "v\n"
     health = etcdctl(ep, "cluster-health").stdout
@@ -99,9 +106,12 @@ def test_real_etcdctl_works_unchanged(etcd_cluster):
     assert health.endswith("cluster is healthy\n")
     members = etcdctl(ep, "member", "list").stdout.splitlines()
     assert len(members) == 3 and sum("isLeader=true" in m for m in members) == 1
-    time.sleep(3)
-    gone = etcdctl(ep, "get", "/t", check=False)
-    assert gone.returncode == 4 and "100: Key not found" in gone.stderr
+    gone = wait_until(
+        lambda: (r := etcdctl(ep, "get", "/t", check=False)).returncode == 4 and r,
+        timeout=15,
+        what="the ttl=2 key to expire",
+    )
+    assert "100: Key not found" in gone.stderr
 
 
 def test_python_etcd_client(etcd_cluster):
@@ -125,9 +135,13 @@ def test_python_etcd_client(etcd_cluster):
 
     t = threading.Thread(target=wait)
     t.start()
-    time.sleep(0.5)
-    etcd.Client(host=node["address"], port=2379).write("/py/w", "woken")
-    t.join(20)
+    writer = etcd.Client(host=node["address"], port=2379)
+    # the wait is in place once a write wakes it: write until one does
+    wait_until(
+        lambda: (writer.write("/py/w", "woken"), t.join(0.2), not t.is_alive())[2],
+        timeout=20,
+        what="python-etcd's wait=True read to see a write",
+    )
     assert result.get("value") == "woken"
     client.delete("/py/a")
     with pytest.raises(etcd.EtcdKeyNotFound):
@@ -158,17 +172,21 @@ def test_acknowledged_writes_survive_killing_the_leader(etcd_cluster):
     threads = [threading.Thread(target=writer, args=(n,)) for n in urls if n != old]
     for t in threads:
         t.start()
-    time.sleep(1.5)
+    wait_until(lambda: len(acked) >= 20, timeout=20, what="writes acknowledged before the kill")
     killed = etcd_cluster.cli("fault", "kill", "leader").stdout
     assert old in killed  # the selector resolved to the leader at that moment
     new_status = etcd_cluster.wait_for(
         lambda s: leader_of(s) not in (None, old), timeout=20, what="a new leader"
     )
-    time.sleep(1.5)
+    before_new_leader = len(acked)
+    wait_until(
+        lambda: len(acked) >= before_new_leader + 20,
+        timeout=20,
+        what="writes acknowledged under the new leader",
+    )
     stop.set()
     for t in threads:
         t.join()
-    assert len(acked) > 10
     reader = url_of(new_status, leader_of(new_status))
     for key, value in acked.items():
         code, body, _ = http("GET", reader + "/v2/keys" + key + "?quorum=true")
