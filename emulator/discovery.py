@@ -30,16 +30,17 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import socket
 import threading
-import urllib.error
+import time
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from actors.etcd.v2api import Response
 from emulator.discovery_join import (  # noqa: F401  (the node's side, re-exported)
     ENV_PUBLIC,
     ENV_URL,
@@ -57,10 +58,9 @@ from emulator.discovery_registry import (
     BootstrapRole,
     DiscoveryError,
     DiscoveryRegistry,
-    DiscoveryReply,
     DiscoveryRequest,
     LiteralDiscovery,
-    PendingWait,
+    PendingWatch,
     parse_discovery,
 )
 
@@ -78,19 +78,24 @@ class SharedRegistry:
         self._on_change = on_change
         self.closing = threading.Event()
 
-    def handle(self, req: DiscoveryRequest) -> DiscoveryReply | None:
-        """The reply; a watch blocks until it can be answered (None if the service stops)."""
+    def handle(
+        self, req: DiscoveryRequest, gone: Callable[[], bool] = lambda: False
+    ) -> Response | None:
+        """The reply; a watch blocks until it can be answered (None if the service stops or
+        ``gone()`` says the client left)."""
         with self._cond:
             before = self.registry.index
-            result = self.registry.handle(req, self._rng)
+            result = self.registry.handle(req, self._rng, time.time_ns())
             if self.registry.index != before:
                 self._changed()
-            while isinstance(result, PendingWait):
-                if self.closing.is_set():
+            if not isinstance(result, PendingWatch):
+                return result
+            while result.reply is None:
+                if self.closing.is_set() or gone():
+                    self.registry.cancel(result)
                     return None
-                self._cond.wait(0.5)
-                result = self.registry.poll(result) or result
-            return result
+                self._cond.wait(0.5)  # woken by every change; the timeout looks at gone()
+            return result.reply
 
     def create_token(self, token: str, size: int) -> None:
         with self._cond:
@@ -130,35 +135,38 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         url = urllib.parse.urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
         host = self.headers.get("Host") or f"{self.server.host}:{self.server.port}"
         req = DiscoveryRequest(
             self.command,
             urllib.parse.unquote(url.path),
-            dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True)),
-            dict(urllib.parse.parse_qsl(body, keep_blank_values=True)),
+            url.query,
+            self.rfile.read(length) if length else b"",
+            self.headers.get("Content-Type"),
             base_url=f"http://{host}",
         )
-        reply = self.server.shared.handle(req)
+        reply = self.server.shared.handle(req, lambda: _client_gone(self.connection))
         if reply is None:
             self.close_connection = True
             return
-        if reply.is_json:
-            data = json.dumps(reply.body, separators=(",", ":")).encode() + b"\n"
-            ctype = "application/json"
-        else:
-            data, ctype = reply.body.encode(), "text/plain; charset=utf-8"
         self.send_response(reply.status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        if reply.etcd_index is not None:
-            self.send_header("X-Etcd-Index", str(reply.etcd_index))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(data)
+            self.wfile.write(reply.body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the registry file shows what happened; access logs would only be noise
+
+
+def _client_gone(sock: socket.socket) -> bool:
+    """Has the client of a held watch closed its end? (A long poll that timed out does.)"""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 class _Server(ThreadingHTTPServer):

@@ -9,11 +9,9 @@ import json
 import os
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from emulator.discovery_registry import (
     Bootstrap,
@@ -23,6 +21,7 @@ from emulator.discovery_registry import (
     parse_discovery,
     registration_value,
 )
+from emulator.etcdctl_client import ClientError, ClusterError, EtcdError, V2Client
 
 ENV_URL = "COREEMU_DISCOVERY_URL"
 ENV_PUBLIC = "COREEMU_DISCOVERY_PUBLIC"  # where the run serves discovery.etcd.io URLs
@@ -30,6 +29,7 @@ RUN_FILE = "discovery.json"  # in the run dir, written by the supervisor
 NODE_FILE = "etcd-discovery.json"  # in a node's data dir, written once discovery decided
 WAIT_POLL_S = 1.0  # a node's long-poll on the registry; it re-checks after each
 PROGRESS_LOG_S = 5.0
+KEY_NOT_FOUND, NODE_EXIST = 100, 105  # etcd's error codes
 
 
 class DiscoveryStopped(RuntimeError):
@@ -59,22 +59,6 @@ def discovery_url(text: str, run_dir: Path | None) -> str:
     return url
 
 
-def _call(method: str, url: str, form: dict[str, str] | None = None, timeout: float = 5.0):
-    body = urllib.parse.urlencode(form).encode() if form is not None else None
-    req = urllib.request.Request(url, data=body, method=method)
-    if body is not None:
-        req.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"null"), resp.headers
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        try:
-            return err.code, json.loads(raw or b"null"), err.headers
-        except ValueError:
-            return err.code, {"message": raw.decode(errors="replace").strip()}, err.headers
-
-
 class DiscoveryJoin:
     """One node's join: register, wait for the cluster to fill, learn its role (etcd's order)."""
 
@@ -85,6 +69,12 @@ class DiscoveryJoin:
         self.name, self.peer_urls, self.self_id = name, peer_urls, self_id
         self.log = log
         self.registered = False
+        # as etcd's discovery does: the URL's path is the token's key, with no /v2/keys before it
+        parts = urlsplit(self.url)
+        base = f"{parts.scheme}://{parts.netloc}"
+        self.key = parts.path
+        self.client = V2Client([base], keys_prefix="")
+        self.poller = V2Client([base], timeout=WAIT_POLL_S, keys_prefix="")
 
     def run(self, stop: threading.Event) -> Bootstrap:
         backoff, last_log = 0.2, 0.0
@@ -102,52 +92,58 @@ class DiscoveryJoin:
                     self.log("discovery.waiting", url=self.url, found=len(regs), size=size)
                 self._wait(index)
                 backoff = 0.2
-            except (OSError, ValueError) as exc:
+            except (ClusterError, ClientError, EtcdError, OSError, ValueError) as exc:
                 if isinstance(exc, DiscoveryError):
                     raise
-                self.log("discovery.retry", level="warning", url=self.url, error=str(exc))
+                self.log("discovery.retry", level="warning", url=self.url, error=str(exc).strip())
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 2.0)
         raise DiscoveryStopped(f"stopped while waiting for discovery at {self.url}")
 
     def _check(self) -> tuple[int, list[tuple[str, str, int]], int]:
-        code, body, _ = _call("GET", f"{self.url}/_config/size")
-        if code == 404:
-            raise DiscoveryError(f"discovery: no cluster size at {self.url} (unknown token?)")
-        if code != 200 or not str(body["node"].get("value", "")).isdigit():
-            raise DiscoveryError(f"discovery: bad size key at {self.url}: {code} {body}")
-        size = int(body["node"]["value"])
-        code, body, headers = _call("GET", self.url)
-        if code != 200:
-            raise DiscoveryError(f"discovery: cannot list {self.url}: {code} {body}")
+        try:
+            size = str(self.client.get(f"{self.key}/_config/size").node.get("value", ""))
+            listing = self.client.get(self.key)
+        except EtcdError as exc:
+            if exc.code == KEY_NOT_FOUND:
+                raise DiscoveryError(
+                    f"discovery: no cluster size at {self.url} (unknown token?)"
+                ) from None
+            raise DiscoveryError(f"discovery: cannot read {self.url}: {exc}") from None
+        if not size.isdigit():
+            raise DiscoveryError(f"discovery: bad size {size!r} at {self.url}")
         regs = [
             (n["key"].rsplit("/", 1)[-1], n.get("value", ""), n["createdIndex"])
-            for n in body["node"].get("nodes", ())
+            for n in listing.node.get("nodes", ())
             if not n.get("dir")
         ]
-        return size, regs, int(headers.get("X-Etcd-Index") or 0)
+        return int(size), regs, listing.index
 
     def _register(self) -> None:
         value = registration_value(self.name, self.peer_urls)
-        url = f"{self.url}/{self.self_id}?prevExist=false"
-        code, body, _ = _call("PUT", url, {"value": value})
-        if code == 412:  # registered before: fine if it was us (a crash before deciding)
-            _, mine, _ = _call("GET", f"{self.url}/{self.self_id}")
-            if mine.get("node", {}).get("value") != value:
-                raise DiscoveryError(f"discovery: member id {self.self_id} is taken at {self.url}")
-        elif code not in (200, 201):
-            raise DiscoveryError(f"discovery: registering at {self.url} failed: {code} {body}")
+        mine = f"{self.key}/{self.self_id}"
+        try:
+            self.client.set(mine, value, prev_exist=False)
+        except EtcdError as exc:
+            if exc.code != NODE_EXIST:
+                raise DiscoveryError(
+                    f"discovery: registering at {self.url} failed: {exc}"
+                ) from None
+            # registered before: fine if it was us (a crash before deciding)
+            if self.client.get(mine).node.get("value") != value:
+                raise DiscoveryError(
+                    f"discovery: member id {self.self_id} is taken at {self.url}"
+                ) from None
         self.registered = True
         self.log("discovery.registered", url=self.url, id=self.self_id, value=value)
 
     def _wait(self, index: int) -> None:
-        url = f"{self.url}?wait=true&recursive=true&waitIndex={index + 1}"
+        """Long-poll for a change after ``index``, for at most WAIT_POLL_S (then re-check)."""
+        query = {"wait": "true", "recursive": "true", "waitIndex": str(index + 1)}
         try:
-            _call("GET", url, timeout=WAIT_POLL_S)
-        except TimeoutError:
-            pass
-        except urllib.error.URLError as exc:
-            if not isinstance(exc.reason, TimeoutError):
+            self.poller.request("GET", self.poller.keys_path(self.key), query)
+        except ClusterError as exc:
+            if not exc.timed_out:
                 raise
 
 

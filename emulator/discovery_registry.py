@@ -12,11 +12,14 @@ members have registered. The first ``size`` registrations by ``createdIndex`` ar
 cluster; a node that registered later, or found the cluster full before registering, falls back
 to being a proxy (etcd's default ``discovery-fallback: proxy``).
 
-:class:`DiscoveryRegistry` answers the subset of the v2 keys API that discovery uses, as
-discovery.etcd.io serves it: ``/<token>[/key]`` maps to ``/_etcd/registry/<token>[/key]`` (the
-self-hosted form ``/v2/keys/_etcd/registry/<token>...`` works too), and ``GET /new?size=N``
-mints a token. A watch that cannot be answered yet comes back as a :class:`PendingWait`; the
-shell holds the request and calls :meth:`DiscoveryRegistry.poll` after every change.
+discovery.etcd.io is a thin proxy in front of an etcd cluster, and so is
+:class:`DiscoveryRegistry`: its keyspace is the member's own :class:`KeyStore`, driven as a
+one-member etcd (each write its own log entry, term 1), and every answer is parsed and rendered
+by :mod:`actors.etcd.v2api`, so bodies, errors and ``X-Etcd-Index`` are etcd's. ``/<token>[/key]``
+maps to ``/_etcd/registry/<token>[/key]`` (the self-hosted form ``/v2/keys/_etcd/registry/...``
+works too), with discovery.etcd.io's methods (GET, HEAD, PUT, DELETE); ``GET /new?size=N`` mints
+a token. A watch that cannot be answered yet comes back as a :class:`PendingWatch`, whose reply a
+later write fills in; ``stream=true`` is answered like a one-shot watch (discovery never streams).
 :func:`decide` is the member's side: given the registrations, its role or "keep waiting".
 """
 
@@ -25,32 +28,38 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from actors.etcd.commands import Method, V2Request
+from actors.etcd.errors import EtcdError
+from actors.etcd.event import Event
+from actors.etcd.store import ApplyResult, KeyStore
+from actors.etcd.v2api import (
+    Response,
+    Watch,
+    Write,
+    decode_form,
+    parse_keys_request,
+    parse_query,
+    render_error,
+    render_event,
+    render_watch_event,
+)
+from actors.etcd.watch import Notification, Watcher
 
 REGISTRY = "/_etcd/registry"
 SELF_HOSTED_PREFIX = "/v2/keys"
 SIZE_KEY = "_config/size"
 DEFAULT_SIZE = 3  # what discovery.etcd.io/new gives without ?size=
 MAX_SIZE = 99
-HISTORY = 1000  # events kept for waitIndex, as etcd keeps
-
-# etcd v2 error codes used here (actors/etcd/errors.py has the full table)
-KEY_NOT_FOUND = 100
-NOT_FILE = 102
-NODE_EXIST = 105
-VALUE_REQUIRED = 200
-EVENT_INDEX_CLEARED = 401
-_ERRORS = {
-    KEY_NOT_FOUND: (404, "Key not found"),
-    NOT_FILE: (403, "Not a file"),
-    NODE_EXIST: (412, "Key already exists"),
-    VALUE_REQUIRED: (400, "Value is Required in POST form"),
-    EVENT_INDEX_CLEARED: (400, "The event in requested index is outdated and cleared"),
-}
-_TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+METHODS = ("GET", "HEAD", "PUT", "DELETE")  # discovery.etcd.io routes no POST to etcd
+RAFT_TERM = 1  # the registry is one member that never holds an election
+# A token is a directory name etcd lists: a leading "_" would hide it (and "." or ".." escape it).
+_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
 class DiscoveryError(ValueError):
@@ -65,94 +74,85 @@ class BootstrapRole(str, Enum):
 # --- requests and replies ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DiscoveryRequest:
+    """One HTTP request as it came: etcd parses the raw query and body itself."""
+
     method: str
-    path: str  # e.g. "/<token>/<id>", "/new"
-    query: Mapping[str, str] = field(default_factory=dict)
-    form: Mapping[str, str] = field(default_factory=dict)  # the urlencoded body
+    path: str  # the decoded URL path, e.g. "/<token>/<id>", "/new"
+    query: str = ""  # the raw (undecoded) query string
+    body: bytes = b""
+    content_type: str | None = None
     base_url: str = ""  # how the client reached us, for the URL /new hands out
 
 
-@dataclass(frozen=True)
-class DiscoveryReply:
-    status: int
-    body: Any  # a JSON value, or str for text/plain
-    etcd_index: int | None = None
+@dataclass(eq=False)
+class PendingWatch:
+    """A watch with nothing to report yet: the write that wakes it fills in ``reply``. The shell
+    waits for that, or gives up with :meth:`DiscoveryRegistry.cancel`."""
 
-    @property
-    def is_json(self) -> bool:
-        return not isinstance(self.body, str)
-
-
-@dataclass(frozen=True)
-class PendingWait:
-    """A watch with nothing to report yet: re-ask with :meth:`DiscoveryRegistry.poll`."""
-
-    key: str
-    recursive: bool
-    wait_index: int
+    raft_index: int  # at the start of the watch, for its headers (as etcd sends them)
+    watcher: Watcher | None = None
+    reply: Response | None = None
 
 
-@dataclass(frozen=True)
-class _Event:
-    index: int
-    action: str
-    key: str
-    node: dict[str, Any]
-    prev: dict[str, Any] | None
-
-
-@dataclass
-class _Leaf:
-    value: str
-    created: int
-    modified: int
+def text_reply(status: int, text: str) -> Response:
+    return Response(status, dict(_TEXT), text.encode())
 
 
 # --- the registry (the service's side) -----------------------------------------------------------
 class DiscoveryRegistry:
     """The keyspace of a discovery service: ``/_etcd/registry/<token>/...`` for every token."""
 
-    def __init__(self, start_index: int = 0) -> None:
-        self.index = start_index
-        self._leaves: dict[str, _Leaf] = {}  # full key -> leaf
-        self._dirs: dict[str, int] = {}  # full dir key -> createdIndex
-        self._events: list[_Event] = []
+    def __init__(self) -> None:
+        self.store = KeyStore()
+
+    @property
+    def index(self) -> int:
+        """The store index (``X-Etcd-Index``): it moves with every change."""
+        return self.store.index
 
     # -- the service's own operations ----------------------------------------------------------
-    def create_token(self, token: str, size: int) -> str:
+    def create_token(self, token: str, size: int, now_ns: int = 0) -> str:
         """Make (or resize) ``token`` with ``size`` members, as ``PUT _config/size`` does."""
         if not _TOKEN.match(token):
             raise DiscoveryError(
-                f"{token!r} is not a usable discovery token (letters, digits, -_.)"
+                f"{token!r} is not a usable discovery token (letters, digits, -_., "
+                f"starting with a letter or digit)"
             )
         if not 1 <= size <= MAX_SIZE:
             raise DiscoveryError(f"cluster size {size} is out of range (1..{MAX_SIZE})")
-        self._set(f"{REGISTRY}/{token}/{SIZE_KEY}", str(size))
+        write = Write(Method.PUT.value, f"{REGISTRY}/{token}/{SIZE_KEY}", str(size))
+        self._apply(write, now_ns)
         return token
 
-    def new_token(self, size: int, rng: random.Random) -> str:
+    def new_token(self, size: int, rng: random.Random, now_ns: int = 0) -> str:
         while True:
             token = f"{rng.getrandbits(128):032x}"
-            if f"{REGISTRY}/{token}" not in self._dirs:
-                return self.create_token(token, size)
+            if isinstance(self.store.get(f"{REGISTRY}/{token}"), EtcdError):
+                return self.create_token(token, size, now_ns)
 
     def registrations(self, token: str) -> list[tuple[str, str, int]]:
         """``(member id, value, createdIndex)`` of every member key of ``token``, oldest first."""
-        prefix = f"{REGISTRY}/{token}/"
+        found = self.store.get(f"{REGISTRY}/{token}")
+        if isinstance(found, EtcdError):
+            return []
         out = [
-            (key[len(prefix) :], leaf.value, leaf.created)
-            for key, leaf in self._leaves.items()
-            if key.startswith(prefix) and "/" not in key[len(prefix) :]
+            (n.key.rsplit("/", 1)[1], n.value or "", n.created_index)
+            for n in found.node.nodes or ()  # the listing hides _config, as etcd's does
+            if not n.dir
         ]
         return sorted(out, key=lambda r: r[2])
 
     def size(self, token: str) -> int | None:
-        leaf = self._leaves.get(f"{REGISTRY}/{token}/{SIZE_KEY}")
-        return int(leaf.value) if leaf is not None and leaf.value.isdigit() else None
+        found = self.store.get(f"{REGISTRY}/{token}/{SIZE_KEY}")
+        if isinstance(found, EtcdError) or not (found.node.value or "").isdigit():
+            return None
+        return int(found.node.value or "")
 
     def tokens(self) -> list[str]:
-        prefix = f"{REGISTRY}/"
-        return sorted(k[len(prefix) :] for k in self._dirs if k.count("/") == 3)
+        found = self.store.get(REGISTRY)
+        if isinstance(found, EtcdError):
+            return []
+        return sorted(n.key.rsplit("/", 1)[1] for n in found.node.nodes or () if n.dir)
 
     def snapshot(self) -> dict[str, Any]:
         """Every token's size and registrations, for a JSON file a user can read."""
@@ -172,168 +172,99 @@ class DiscoveryRegistry:
 
     # -- the HTTP surface ----------------------------------------------------------------------
     def handle(
-        self, req: DiscoveryRequest, rng: random.Random | None = None
-    ) -> DiscoveryReply | PendingWait:
+        self, req: DiscoveryRequest, rng: random.Random | None = None, now_ns: int = 0
+    ) -> Response | PendingWatch:
+        """etcd's answer to ``req`` at unix time ``now_ns`` (TTLs run out on that clock)."""
         path = req.path.rstrip("/") or "/"
         if path == "/new":
-            return self._new(req, rng)
-        key = _registry_key(path)
+            return self._new(req, rng, now_ns)
+        key = registry_key(path)
         if key is None:
-            return DiscoveryReply(
-                404, f"no discovery token at {req.path}; mint one with /new?size=N\n"
-            )
-        if req.method in ("GET", "HEAD"):
-            if req.query.get("wait") == "true":
-                wait_index = _int(req.query.get("waitIndex"))
-                pending = PendingWait(
-                    key,
-                    req.query.get("recursive") == "true",
-                    wait_index if wait_index is not None else self.index + 1,
-                )
-                return self.poll(pending) or pending
-            return self._get(key, req.query.get("recursive") == "true")
-        if req.method == "PUT":
-            return self._put(key, req.form, req.query)
-        if req.method == "DELETE":
-            return self._delete(key)
-        return DiscoveryReply(405, "Method Not Allowed\n")
+            return text_reply(404, f"no discovery token at {req.path}; mint one with /new?size=N\n")
+        if req.method not in METHODS:
+            return Response(405, {**_TEXT, "Allow": ", ".join(METHODS)}, b"Method Not Allowed\n")
+        self._expire(now_ns)
+        form = decode_form(req.method, req.query, req.body, req.content_type)
+        op = form if isinstance(form, EtcdError) else parse_keys_request(req.method, key, form, {})
+        if isinstance(op, EtcdError):
+            return render_error(op, etcd_index=0)  # a malformed request: index 0, as etcd
+        if isinstance(op, Write):
+            done = self._apply(op, now_ns)
+            return self._render(done.result, done.etcd_index, op.no_value_on_success)
+        if isinstance(op, Watch):
+            return self._watch(op)
+        return self._render(self.store.get(op.path, op.recursive, op.sorted, now_ns))
 
-    def poll(self, wait: PendingWait) -> DiscoveryReply | None:
-        """The answer to a held watch, or None while nothing at or after its index matched."""
-        if (
-            self._events
-            and wait.wait_index < self._events[0].index
-            and len(self._events) >= HISTORY
-        ):
-            first = self._events[0].index
-            return self._error(
-                EVENT_INDEX_CLEARED,
-                f"the requested history has been cleared [{first}/{wait.wait_index}]",
-            )
-        for ev in self._events:
-            if ev.index < wait.wait_index:
-                continue
-            if ev.key == wait.key or (wait.recursive and ev.key.startswith(wait.key + "/")):
-                body = {"action": ev.action, "node": ev.node}
-                if ev.prev is not None:
-                    body["prevNode"] = ev.prev
-                return DiscoveryReply(200, body, self.index)
-        return None
+    def cancel(self, pending: PendingWatch) -> None:
+        """The client of ``pending`` went away: stop waking it."""
+        if pending.watcher is not None:
+            self.store.cancel_watch(pending.watcher)
 
     # -- operations ----------------------------------------------------------------------------
-    def _new(self, req: DiscoveryRequest, rng: random.Random | None) -> DiscoveryReply:
+    def _new(self, req: DiscoveryRequest, rng: random.Random | None, now_ns: int) -> Response:
         if req.method != "GET":
-            return DiscoveryReply(405, "Method Not Allowed\n")
-        raw = req.query.get("size", str(DEFAULT_SIZE))
+            return text_reply(405, "Method Not Allowed\n")
+        query = parse_query(req.query)
+        raw = (query if isinstance(query, dict) else {}).get("size", str(DEFAULT_SIZE))
         size = _int(raw)
         if size is None or not 1 <= size <= MAX_SIZE:
-            return DiscoveryReply(400, f"size must be a number from 1 to {MAX_SIZE}, got {raw!r}\n")
-        token = self.new_token(size, rng or random.Random())
-        return DiscoveryReply(200, f"{req.base_url.rstrip('/')}/{token}")
+            return text_reply(400, f"size must be a number from 1 to {MAX_SIZE}, got {raw!r}\n")
+        token = self.new_token(size, rng or random.Random(), now_ns)
+        return text_reply(200, f"{req.base_url.rstrip('/')}/{token}")
 
-    def _get(self, key: str, recursive: bool) -> DiscoveryReply:
-        leaf = self._leaves.get(key)
-        if leaf is not None:
-            return DiscoveryReply(200, {"action": "get", "node": _leaf_json(key, leaf)}, self.index)
-        if key in self._dirs:
-            return DiscoveryReply(
-                200, {"action": "get", "node": self._dir_json(key, recursive, True)}, self.index
-            )
-        return self._error(KEY_NOT_FOUND, key)
+    def _watch(self, op: Watch) -> Response | PendingWatch:
+        pending = PendingWatch(self.store.raft_index)
+        watcher = self.store.watch(op.path, op.recursive, False, op.wait_index, pending)
+        if isinstance(watcher, EtcdError):
+            return render_error(watcher)  # 401: waitIndex older than the history keeps
+        if watcher.events:
+            return self._watch_reply(watcher.events[0], watcher.start_index, pending.raft_index)
+        pending.watcher = watcher
+        return pending
 
-    def _put(self, key: str, form: Mapping[str, str], query: Mapping[str, str]) -> DiscoveryReply:
-        if "value" not in form and "value" not in query:
-            return self._error(VALUE_REQUIRED, "")
-        if key in self._dirs:
-            return self._error(NOT_FILE, key)
-        value = form.get("value", query.get("value", ""))
-        prev_exist = form.get("prevExist", query.get("prevExist"))
-        existing = self._leaves.get(key)
-        if prev_exist == "false" and existing is not None:
-            return self._error(NODE_EXIST, key)
-        if prev_exist == "true" and existing is None:
-            return self._error(KEY_NOT_FOUND, key)
-        for parent in _parents(key):
-            if parent in self._leaves:
-                return self._error(NOT_FILE, parent)
-        prev = _leaf_json(key, existing) if existing is not None else None
-        action = "create" if prev_exist == "false" else ("update" if prev_exist else "set")
-        leaf = self._set(key, value, action)
-        body: dict[str, Any] = {"action": action, "node": _leaf_json(key, leaf)}
-        if prev is not None:
-            body["prevNode"] = prev
-        return DiscoveryReply(200 if existing is not None else 201, body, self.index)
+    def _apply(self, write: Write, now_ns: int) -> ApplyResult:
+        return self._log(write.stamped(str(self.store.raft_index + 1), now_ns))
 
-    def _delete(self, key: str) -> DiscoveryReply:
-        leaf = self._leaves.pop(key, None)
-        if leaf is None:
-            return self._error(KEY_NOT_FOUND if key not in self._dirs else NOT_FILE, key)
-        self.index += 1
-        prev = _leaf_json(key, leaf)
-        node = {"key": key, "modifiedIndex": self.index, "createdIndex": leaf.created}
-        self._record(_Event(self.index, "delete", key, node, prev))
-        return DiscoveryReply(200, {"action": "delete", "node": node, "prevNode": prev}, self.index)
+    def _expire(self, now_ns: int) -> None:
+        """etcd's leader proposes a SYNC to expire keys; here each request checks first."""
+        due = self.store.next_expiry_ns()
+        if due is not None and due <= now_ns:
+            self._log(V2Request.sync(now_ns))
 
-    # -- plumbing ------------------------------------------------------------------------------
-    def _set(self, key: str, value: str, action: str = "set") -> _Leaf:
-        self.index += 1
-        for parent in _parents(key):
-            self._dirs.setdefault(parent, self.index)
-        existing = self._leaves.get(key)
-        prev = _leaf_json(key, existing) if existing is not None else None
-        leaf = _Leaf(value, existing.created if existing else self.index, self.index)
-        self._leaves[key] = leaf
-        self._record(_Event(self.index, action, key, _leaf_json(key, leaf), prev))
-        return leaf
+    def _log(self, request: V2Request) -> ApplyResult:
+        result = self.store.apply(request, self.store.raft_index + 1)
+        self._wake(result.notifications)
+        return result
 
-    def _record(self, event: _Event) -> None:
-        self._events.append(event)
-        if len(self._events) > HISTORY:
-            del self._events[: len(self._events) - HISTORY]
+    def _wake(self, notifications: Sequence[Notification]) -> None:
+        for pending, event in notifications:
+            assert isinstance(pending, PendingWatch) and pending.watcher is not None
+            start = pending.watcher.start_index
+            pending.reply = self._watch_reply(event, start, pending.raft_index)
 
-    def _dir_json(self, key: str, recursive: bool, top: bool) -> dict[str, Any]:
-        created = self._dirs[key]
-        node: dict[str, Any] = {"key": key, "dir": True}
-        if top or recursive:
-            children = []
-            prefix = key + "/"
-            for d in sorted(self._dirs, key=self._dirs.__getitem__):
-                if d.startswith(prefix) and "/" not in d[len(prefix) :]:
-                    children.append(self._dir_json(d, recursive, False))
-            for k, leaf in sorted(self._leaves.items(), key=lambda kv: kv[1].created):
-                if k.startswith(prefix) and "/" not in k[len(prefix) :]:
-                    children.append(_leaf_json(k, leaf))
-            if children:
-                node["nodes"] = children
-        node["modifiedIndex"] = created
-        node["createdIndex"] = created
-        return node
+    @staticmethod
+    def _watch_reply(event: Event, start_index: int, raft_index: int) -> Response:
+        return render_watch_event(
+            event, start_index=start_index, raft_index=raft_index, raft_term=RAFT_TERM
+        )
 
-    def _error(self, code: int, cause: str) -> DiscoveryReply:
-        status, message = _ERRORS[code]
-        body: dict[str, Any] = {"errorCode": code, "message": message}
-        if cause:
-            body["cause"] = cause
-        body["index"] = self.index
-        return DiscoveryReply(status, body, self.index)
+    def _render(
+        self, result: Event | EtcdError | None, etcd_index: int | None = None, no_value=False
+    ) -> Response:
+        if isinstance(result, EtcdError):
+            return render_error(result)
+        assert result is not None
+        return render_event(
+            result,
+            etcd_index=self.store.index if etcd_index is None else etcd_index,
+            raft_index=self.store.raft_index,
+            raft_term=RAFT_TERM,
+            no_value_on_success=no_value,
+        )
 
 
-def _leaf_json(key: str, leaf: _Leaf) -> dict[str, Any]:
-    return {
-        "key": key,
-        "value": leaf.value,
-        "modifiedIndex": leaf.modified,
-        "createdIndex": leaf.created,
-    }
-
-
-def _parents(key: str) -> list[str]:
-    """The directories above ``key`` inside its token, outermost first (the token's own dir on)."""
-    parts = key.split("/")  # "", "_etcd", "registry", token, ...
-    return ["/".join(parts[:i]) for i in range(4, len(parts))]
-
-
-def _registry_key(path: str) -> str | None:
+def registry_key(path: str) -> str | None:
+    """The keyspace path a discovery URL path names, or None if it names no token."""
     if path.startswith(SELF_HOSTED_PREFIX + REGISTRY + "/"):
         path = path[len(SELF_HOSTED_PREFIX + REGISTRY) :]
     parts = [p for p in path.split("/") if p]
@@ -482,9 +413,9 @@ def parse_discovery(text: str) -> AutoDiscovery | LiteralDiscovery:
     if placeholder:
         raise DiscoveryError(
             f"discovery {value!r} still has the placeholder {placeholder.group(0)}: put a token "
-            f"there, e.g. https://discovery.etcd.io/my-cluster-1 (letters, digits, '.', '_', '-'; "
-            f"the run serves discovery.etcd.io URLs itself, with size 3, or ?size=N), "
-            f"or write 'auto'"
+            f"there, e.g. https://discovery.etcd.io/my-cluster-1 (letters, digits, '.', '_', '-', "
+            f"beginning with a letter or digit; the run serves discovery.etcd.io URLs itself, "
+            f"with size 3, or ?size=N), or write 'auto'"
         )
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 MAX_REDIRECTS = 10
+KEYS_PREFIX = "/v2/keys"
 DEFAULT_TIMEOUT = 5.0  # etcdctl's --total-timeout
 _PATH_SAFE = "/$&+,:;=@-_.~"
 _HOST_PORT = re.compile(r"(\[[^\]]*\]|[^:\[\]]*):[^:]*")
@@ -41,10 +42,11 @@ class EtcdError(Exception):
 class ClusterError(Exception):
     """No endpoint gave a usable answer."""
 
-    def __init__(self, errors: list[str], connection_only: bool):
+    def __init__(self, errors: list[str], connection_only: bool, timed_out: bool = False):
         super().__init__(errors)
         self.errors = errors
         self.connection_only = connection_only  # nothing answered at all (etcdctl exits 2)
+        self.timed_out = timed_out  # every endpoint only timed out (a long poll that saw nothing)
 
     def __str__(self) -> str:
         text = "client: etcd cluster is unavailable or misconfigured"
@@ -83,10 +85,11 @@ class _EmptyBody(ClientError):
         super().__init__("client: response is empty")
 
 
-def keys_path(key: str) -> str:
-    """``/v2/keys/<key>`` cleaned like Go's ``path.Clean`` (a trailing slash kept), escaped."""
-    raw = "/v2/keys" + (key if key.startswith("/") or not key else "/" + key)
-    clean = posixpath.normpath(raw)
+def keys_path(key: str, prefix: str = KEYS_PREFIX) -> str:
+    """``/v2/keys/<key>`` (or ``<prefix>/<key>``) cleaned like Go's ``path.Clean`` (a trailing
+    slash kept), escaped."""
+    raw = prefix + (key if key.startswith("/") or not key else "/" + key)
+    clean = posixpath.normpath(raw or "/")
     if raw.endswith("/") and clean != "/":
         clean += "/"
     return quote(clean, safe=_PATH_SAFE)
@@ -196,13 +199,19 @@ def http_request(
 
 
 class V2Client:
-    """The keys and members API of an etcd cluster reached through ``endpoints``."""
+    """The keys and members API of an etcd cluster reached through ``endpoints``.
 
-    def __init__(self, endpoints: list[str], timeout: float = DEFAULT_TIMEOUT):
+    ``keys_prefix`` is where the keys API lives: "" for a discovery URL, whose path is the key
+    (Go's ``client.NewKeysAPIWithPrefix``, as etcd's discovery uses it)."""
+
+    def __init__(
+        self, endpoints: list[str], timeout: float = DEFAULT_TIMEOUT, keys_prefix: str = KEYS_PREFIX
+    ):
         if not endpoints:
             raise ValueError("no endpoints")
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self.timeout = timeout
+        self.keys_prefix = keys_prefix
 
     def request(
         self,
@@ -225,6 +234,7 @@ class V2Client:
         target = path + ("?" + urlencode(query) if query else "")
         errors: list[str] = []
         connection_only = True
+        timeouts = 0
         for endpoint in self.endpoints:
             try:
                 reply = http_request(
@@ -237,6 +247,7 @@ class V2Client:
                 )
             except (OSError, http.client.HTTPException) as exc:
                 errors.append(transport_error(endpoint, exc))
+                timeouts += isinstance(exc, TimeoutError)
                 continue
             if reply.status in (500, 503):
                 errors.append(f"client: etcd member {endpoint} has no leader")
@@ -246,13 +257,16 @@ class V2Client:
             else:
                 return reply
             connection_only = False
-        raise ClusterError(errors, connection_only)
+        raise ClusterError(errors, connection_only, timed_out=timeouts == len(errors))
 
     # --- keys -------------------------------------------------------------------------------
 
+    def keys_path(self, key: str) -> str:
+        return keys_path(key, self.keys_prefix)
+
     def get(self, key: str, recursive=False, sort=False, quorum=False) -> KeysResponse:
         query = {"recursive": _b(recursive), "sorted": _b(sort), "quorum": _b(quorum)}
-        return decode_keys_reply(self.request("GET", keys_path(key), query))
+        return decode_keys_reply(self.request("GET", self.keys_path(key), query))
 
     def set(
         self,
@@ -278,11 +292,11 @@ class V2Client:
             query["prevExist"] = _b(prev_exist)
         if ttl > 0:
             form["ttl"] = str(ttl)
-        return decode_keys_reply(self.request("PUT", keys_path(key), query, form))
+        return decode_keys_reply(self.request("PUT", self.keys_path(key), query, form))
 
     def create_in_order(self, dir_key: str, value: str, ttl: int = 0) -> KeysResponse:
         form = {"value": value, **({"ttl": str(ttl)} if ttl > 0 else {})}
-        return decode_keys_reply(self.request("POST", keys_path(dir_key), None, form))
+        return decode_keys_reply(self.request("POST", self.keys_path(dir_key), None, form))
 
     def delete(
         self, key: str, recursive=False, dir=False, prev_value="", prev_index=0
@@ -296,7 +310,7 @@ class V2Client:
             query["prevValue"] = prev_value
         if prev_index:
             query["prevIndex"] = str(prev_index)
-        return decode_keys_reply(self.request("DELETE", keys_path(key), query))
+        return decode_keys_reply(self.request("DELETE", self.keys_path(key), query))
 
     def wait(self, key: str, wait_index: int | None, recursive: bool) -> KeysResponse | None:
         """The next change to ``key`` (at or after ``wait_index``); None for an empty answer."""
@@ -304,7 +318,7 @@ class V2Client:
         if wait_index:
             query["waitIndex"] = str(wait_index)
         try:
-            return decode_keys_reply(self.request("GET", keys_path(key), query, wait=True))
+            return decode_keys_reply(self.request("GET", self.keys_path(key), query, wait=True))
         except _EmptyBody:
             return None
 

@@ -20,6 +20,9 @@ from proc_waits import wait_until
 
 from emulator.discovery import DiscoveryJoin, DiscoveryService, DiscoveryStopped
 from emulator.discovery_registry import BootstrapRole
+from emulator.etcdctl_client import ClusterError, EtcdError, V2Client, http_request
+
+JSON = "application/json"
 
 ETCD = shutil.which("etcd")
 ETCDCTL = shutil.which("etcdctl")
@@ -110,19 +113,52 @@ def test_five_joins_through_the_http_service_pick_three_members_and_two_proxies(
         service.stop()
 
 
-def test_a_join_waiting_for_more_members_stops_when_asked(tmp_path):
-    service = DiscoveryService(None, seed=1)
-    try:
-        url = f"{service.serve()}/{service.shared.new_token(3)}"
-        stop = threading.Event()
-        join = DiscoveryJoin(url, "lonely", ("http://127.0.0.1:3999",), "id-lonely", _quiet)
-        threading.Timer(0.5, stop.set).start()
-        started = time.monotonic()
-        with pytest.raises(DiscoveryStopped):
-            join.run(stop)
-        assert join.registered and time.monotonic() - started < 5
-    finally:
-        service.stop()
+@pytest.fixture
+def service():
+    """A discovery service with no run dir, stopped after the test."""
+    svc = DiscoveryService(None, seed=1)
+    yield svc
+    svc.stop()
+
+
+def test_a_join_waiting_for_more_members_stops_when_asked(service):
+    url = f"{service.serve()}/{service.shared.new_token(3)}"
+    stop = threading.Event()
+    join = DiscoveryJoin(url, "lonely", ("http://127.0.0.1:3999",), "id-lonely", _quiet)
+    threading.Timer(0.5, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(DiscoveryStopped):
+        join.run(stop)
+    assert join.registered and time.monotonic() - started < 5
+
+
+def test_the_service_answers_as_etcd_over_http_and_drops_a_watch_whose_client_left(service):
+    base = service.serve()
+    token = service.shared.new_token(1)
+    client = V2Client([base], keys_prefix="")  # the URL's path is the key, as etcd's discovery
+    created = client.set(f"/{token}/m1", "n1=http://127.0.0.1:1", prev_exist=False)
+    assert created.action == "create" and created.index == created.node["createdIndex"] == 2
+    with pytest.raises(EtcdError) as taken:
+        client.set(f"/{token}/m1", "other", prev_exist=False)
+    assert (taken.value.code, taken.value.cause, taken.value.index) == (
+        105, f"/_etcd/registry/{token}/m1", 2,
+    )  # fmt: skip
+    reply = http_request(f"{base}/v2/keys/_etcd/registry/{token}/m1")
+    assert reply.status == 200 and reply.headers["X-Etcd-Index"] == "2"
+    assert reply.headers["X-Raft-Term"] == "1" and reply.headers["Content-Type"] == JSON
+    with pytest.raises(ClusterError) as quiet:
+        V2Client([base], timeout=0.3, keys_prefix="").wait(f"/{token}", 3, recursive=True)
+    assert quiet.value.timed_out
+    registry = service.shared.registry
+    wait_until(lambda: registry.store.hub.count == 0, 5, "the abandoned watch to be dropped")
+
+
+def test_a_join_through_the_self_hosted_url_form_decides(service):
+    url = f"{service.serve()}/v2/keys/_etcd/registry/{service.shared.new_token(1)}"
+    join = DiscoveryJoin(url, "solo", ("http://127.0.0.1:3998",), "id-solo", _quiet)
+    decided = join.run(threading.Event())
+    assert decided.role is BootstrapRole.MEMBER and decided.members[0].name == "solo"
+    assert decided.discovery_url == url
 
 
 def _quiet(*args, **kwargs):

@@ -29,6 +29,7 @@ from emulator import etcdctl
 from emulator.etcdctl_client import (
     ClusterError,
     KeysResponse,
+    V2Client,
     check_health,
     keys_path,
     transport_error,
@@ -551,6 +552,24 @@ def test_keys_path_is_cleaned_and_escaped_like_go():
     assert keys_path("/d//e/./f/") == "/v2/keys/d/e/f/"
     assert keys_path("/sp ace?#%") == "/v2/keys/sp%20ace%3F%23%25"
     assert keys_path("/ü") == "/v2/keys/%C3%BC"
+    # a discovery URL's path is the key itself (Go's NewKeysAPIWithPrefix(c, ""))
+    assert keys_path("/tok/_config/size", "") == "/tok/_config/size"
+    assert keys_path("", "") == "/"
+    assert V2Client(["http://x:1"], keys_prefix="").keys_path("/tok") == "/tok"
+
+
+def test_a_cluster_error_says_whether_every_endpoint_only_timed_out():
+    with socket.socket() as silent:  # accepts (into its backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        quiet = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        closed = f"http://127.0.0.1:{free_port()}"
+        with pytest.raises(ClusterError) as only_quiet:
+            V2Client([quiet], timeout=0.2).get("/a")
+        assert only_quiet.value.timed_out
+        with pytest.raises(ClusterError) as mixed:
+            V2Client([quiet, closed], timeout=0.2).get("/a")
+        assert not mixed.value.timed_out and len(mixed.value.errors) == 2
 
 
 def test_go_time_trims_like_time_marshal():
