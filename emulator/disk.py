@@ -107,12 +107,21 @@ class SyncLedger:
         self._lock = threading.Lock()
         self.sizes: dict[str, int] = read_ledger(self.root)
         self._fd = -1
+        self._length = 0  # the file's length: what a shorter version is padded to
+        self._keys: dict[Path, str | None] = {}
+        self._quoted: dict[str, str] = {}
 
     def key(self, path: Path) -> str | None:
-        try:
-            return str(Path(path).relative_to(self.root))
-        except ValueError:
-            return None
+        key = self._keys.get(path, False)  # cached: this runs on every WAL fsync
+        if key is False:
+            try:
+                key = str(Path(path).relative_to(self.root))
+            except ValueError:
+                key = None
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            self._keys[path] = key
+        return key
 
     def get(self, path: Path) -> int | None:
         key = self.key(path)
@@ -136,13 +145,22 @@ class SyncLedger:
             self._save()
 
     def _save(self) -> None:
-        data = json.dumps(self.sizes, separators=(",", ":")).encode()
+        # json.dumps(self.sizes), with each key's JSON text kept: the sizes are plain ints
+        quoted = self._quoted
+        for k in self.sizes.keys() - quoted.keys():
+            quoted[k] = json.dumps(k)
+        data = ("{" + ",".join(f"{quoted[k]}:{v}" for k, v in self.sizes.items()) + "}").encode()
         if self._fd < 0:
             self.root.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        # pwrite then cut: a reader never sees a mix of two versions longer than the new one
+            self._length = os.fstat(self._fd).st_size
+        # Runs on every WAL fsync, so it is one pwrite: a shorter version is padded with spaces
+        # (JSON allows them after the value) instead of cut with ftruncate, so the whole old text
+        # is always overwritten and a reader never sees a mix of two versions.
+        if len(data) < self._length:
+            data += b" " * (self._length - len(data))
+        self._length = len(data)
         os.pwrite(self._fd, data, 0)
-        os.ftruncate(self._fd, len(data))
 
 
 def read_ledger(root: Path) -> dict[str, int]:
