@@ -27,6 +27,7 @@ from emulator.machineid import machine_id, new_boot_id
 from emulator.nodectx import NodeContext
 from emulator.nodefaults import install_fault_port
 from emulator.nodelog import NodeLog
+from emulator.nodeloop import NodeLoop
 from emulator.ticker import Ticker
 from emulator.transport import Transport
 
@@ -56,6 +57,7 @@ class Node:
         self._done = threading.Event()
         peers = {n.name: n.peer_endpoint for n in cfg.nodes if n.name != name}
         self.ticker = Ticker(f"ticker-{name}")
+        self.loop = NodeLoop(name)  # the transport, etcd member and client port run on it
         self.transport = Transport(
             name=name,
             token=cfg.token,
@@ -65,6 +67,7 @@ class Node:
             status=self.status,
             on_clock=self.ticker.set_rate,
             seed=cfg.seed * 1000 + self.spec.index,
+            loop=self.loop,
         )
         self.ctx = NodeContext(
             name=name,
@@ -91,6 +94,7 @@ class Node:
         install_ssh_keys(
             self.data_dir, self.spec.cloud_config.ssh_authorized_keys, self.log.for_actor("node")
         )
+        self.loop.start()
         self.transport.start_and_wait()
         for actor_cls in (Heartbeat,):
             ref = actor_cls.start(self.ctx)
@@ -170,6 +174,7 @@ class Node:
             except Exception:
                 pass
         self.transport.stop()
+        self.loop.stop()
         self.log.event("node", "node.stopped", exit_code=self.exit_code)
 
 

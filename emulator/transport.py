@@ -1,19 +1,28 @@
-"""The one thread that owns a node's ZeroMQ sockets.
+"""The owner of a node's ZeroMQ sockets, on the node's event loop.
 
 Inbound: a ROUTER bound on the node's peer address receives frames from peers (through their
 DEALERs) and from the supervisor. Each frame is decoded and checked once (:mod:`emulator.codec`);
 a bad one is dropped, counted and logged, never raised. Good frames go to the addressed actor with
 ``tell``; control frames are answered here.
 
-Outbound: actors call :meth:`Transport.send` from their own threads. ZeroMQ sockets are not
-thread-safe, so each calling thread gets its own inproc PUSH socket into this thread, which applies
-the network-fault rules (drop, delay, duplicate, reorder) and writes to the peer's DEALER.
-DEALERs use ``IMMEDIATE`` so frames for an unreachable peer are dropped like lost packets rather
-than queued for a late, stale delivery.
+Outbound: :meth:`Transport.send` called on the loop's own thread (the etcd member, the client
+port) routes the frame at once: fault rules (drop, delay, duplicate, reorder), then the peer's
+DEALER. ZeroMQ sockets are not thread-safe, so any other thread gets its own inproc PUSH socket
+into the loop, which routes what it reads the same way. DEALERs use ``IMMEDIATE`` so frames for an
+unreachable peer are dropped like lost packets rather than queued for a late, stale delivery.
+
+Theory of operation. The ROUTER, the outbox PULL and the monitor socket are watched with
+``loop.add_reader`` on their ZeroMQ FDs, which are edge-triggered: they signal a change, not a
+level. So a reader drains its socket until ``ZMQ_EVENTS`` says nothing is left; a drain that stops
+at its cap reschedules itself; and after sending on the ROUTER (control replies), which can consume
+the edge, the ROUTER is checked again. A slow periodic drain of all three is the safety net: a
+missed edge costs at most :data:`SAFETY_DRAIN_S`, never a stalled node. Delayed frames (fault
+rules) wait in a heap with one loop timer armed for the earliest.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import random
@@ -37,9 +46,12 @@ from emulator.control import (
 )
 from emulator.netrules import LinkShaper
 from emulator.nodelog import ActorLog
+from emulator.nodeloop import NodeLoop
 from emulator.peerecho import Ping, Pong
 
 OUTBOX_HWM = 50_000  # frames queued per sending thread before send drops
+DRAIN_CAP = 2000  # frames per socket drain before letting the loop's other work run
+SAFETY_DRAIN_S = 0.2  # a missed edge-triggered wake-up stalls a socket at most this long
 _HANDSHAKE_FAILURES = {
     getattr(zmq, name)
     for name in (
@@ -57,7 +69,7 @@ def _readable(sock: zmq.Socket) -> bool:
     return bool(sock.getsockopt(zmq.EVENTS) & zmq.POLLIN)
 
 
-class Transport(threading.Thread):
+class Transport:
     def __init__(
         self,
         *,
@@ -69,8 +81,8 @@ class Transport(threading.Thread):
         status: Callable[[], dict[str, Any]],
         on_clock: Callable[[float], None] = lambda rate: None,
         seed: int = 0,
+        loop: NodeLoop | None = None,
     ):
-        super().__init__(name=f"transport-{name}", daemon=True)
         self.node = name
         self.token = token
         self.peers = dict(peers)
@@ -78,6 +90,9 @@ class Transport(threading.Thread):
         self._status = status
         self._on_clock = on_clock
         self._bind = bind
+        # the node's loop; without one (tests, tools) the transport runs a private loop thread
+        self._own_loop = loop is None
+        self.loop: NodeLoop | None = loop  # made by start_and_wait when None
         self._ctx = zmq.Context()
         self._outbox_addr = f"inproc://outbox-{id(self)}"
         self._local = threading.local()
@@ -85,11 +100,11 @@ class Transport(threading.Thread):
         self._push_lock = threading.Lock()
         self.send_dropped = 0  # frames dropped because the outbox was full (see send)
         self._actors: dict[str, Any] = {}
-        self._stopping = threading.Event()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
+        self._running = False  # sockets open on the loop: send routes directly from its thread
         self.shaper = LinkShaper(name, random.Random(seed))
         self._delayed: list[tuple[float, int, str, bytes]] = []
+        self._delay_timer: asyncio.TimerHandle | None = None
+        self._safety_timer: asyncio.TimerHandle | None = None
         self._seq = itertools.count()
         self.counters = {
             "rejected_frames": 0,
@@ -100,18 +115,23 @@ class Transport(threading.Thread):
         }
         self._last_reject_log = 0.0
 
-    # --- API for other threads -------------------------------------------------------------
+    # --- API for any thread ----------------------------------------------------------------
     def register(self, actor: str, ref: Any) -> None:
         self._actors[actor] = ref
 
     def send(self, dst_node: str, actor: str, msg: Any) -> None:
-        """Queue ``msg`` for ``actor`` on ``dst_node``; thread-safe, never blocks.
+        """Send ``msg`` to ``actor`` on ``dst_node``; thread-safe, never blocks.
 
-        When the transport thread has fallen ``OUTBOX_HWM`` frames behind, the frame is dropped
-        and counted in :attr:`send_dropped`, as a full network queue drops packets: every sender
-        (Raft, heartbeats) already copes with loss, and an actor must never stall on its peers.
+        On the loop's thread the frame is routed at once. From another thread it is queued on
+        that thread's inproc PUSH; when the loop has fallen ``OUTBOX_HWM`` frames behind, the frame
+        is dropped and counted in :attr:`send_dropped`, as a full network queue drops packets:
+        every sender (Raft, heartbeats) already copes with loss, and an actor must never stall on
+        its peers.
         """
         frame = codec.encode(codec.Envelope(self.node, actor, msg), self.token)
+        if self._running and self.loop.in_loop():
+            self._route(dst_node, frame)
+            return
         sock = getattr(self._local, "push", None)
         if sock is None:
             sock = self._ctx.socket(zmq.PUSH)
@@ -127,28 +147,25 @@ class Transport(threading.Thread):
             self.send_dropped += 1  # racy across threads, but only ever a count for status
 
     def start_and_wait(self, timeout: float = 10.0) -> None:
-        self.start()
-        if not self._ready.wait(timeout) or self._error:
-            raise RuntimeError(f"transport failed to start on {self._bind}: {self._error}")
+        if self.loop is None:
+            self.loop = NodeLoop(f"transport-{self.node}")
+            self.loop.start()
+        try:
+            self.loop.run(self._setup, timeout=timeout)
+        except BaseException as exc:
+            if self._own_loop:
+                self.loop.stop()
+            raise RuntimeError(f"transport failed to start on {self._bind}: {exc}") from exc
 
     def stop(self) -> None:
-        self._stopping.set()
-        self.join(timeout=5)
-
-    # --- the thread ----------------------------------------------------------------------------
-    def run(self) -> None:
-        try:
-            self._setup()
-        except BaseException as exc:  # surfaced by start_and_wait
-            self._error = exc
-            self._ready.set()
+        if self.loop is None:
             return
-        self._ready.set()
-        try:
-            self._loop()
-        finally:
-            self._teardown()
+        if self.loop.is_alive() and self._running:
+            self.loop.run(self._teardown)
+        if self._own_loop:
+            self.loop.stop()
 
+    # --- on the loop ---------------------------------------------------------------------------
     def _setup(self) -> None:
         ctx = self._ctx
         self._outbox = ctx.socket(zmq.PULL)
@@ -158,7 +175,13 @@ class Transport(threading.Thread):
         self._router.setsockopt(zmq.ROUTER_MANDATORY, 0)
         self._router.setsockopt(zmq.MAXMSGSIZE, codec.MAX_FRAME_BYTES + 1024)
         self._monitor = self._router.get_monitor_socket(sum(_HANDSHAKE_FAILURES) or zmq.EVENT_ALL)
-        self._router.bind(self._bind)
+        try:
+            self._router.bind(self._bind)
+        except zmq.ZMQError:
+            self._router.disable_monitor()
+            for s in (self._router, self._outbox, self._monitor):
+                s.close(linger=0)
+            raise
         self._dealers: dict[str, zmq.Socket] = {}
         for peer, endpoint in self.peers.items():
             if peer == self.node:
@@ -171,12 +194,21 @@ class Transport(threading.Thread):
             d.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
             d.connect(endpoint)
             self._dealers[peer] = d
-        self._poller = zmq.Poller()
-        self._poller.register(self._router, zmq.POLLIN)
-        self._poller.register(self._outbox, zmq.POLLIN)
-        self._poller.register(self._monitor, zmq.POLLIN)
+        loop = self.loop.loop
+        loop.add_reader(self._router.FD, self._drain_inbound)
+        loop.add_reader(self._outbox.FD, self._drain_outbox)
+        loop.add_reader(self._monitor.FD, self._drain_monitor)
+        self._running = True
+        self._safety_drain()  # also catches frames that arrived before the readers were added
 
     def _teardown(self) -> None:
+        self._running = False
+        loop = self.loop.loop
+        for timer in (self._safety_timer, self._delay_timer):
+            if timer is not None:
+                timer.cancel()
+        for s in (self._router, self._outbox, self._monitor):
+            loop.remove_reader(s.FD)
         self._router.disable_monitor()
         with self._push_lock:
             for s in self._push_sockets:
@@ -185,29 +217,24 @@ class Transport(threading.Thread):
             s.close(linger=0)
         self._ctx.term()
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            timeout = 200
-            if self._delayed:
-                timeout = max(
-                    0, min(timeout, int((self._delayed[0][0] - time.monotonic()) * 1000) + 1)
-                )
-            events = dict(self._poller.poll(timeout))
-            if self._outbox in events:
-                self._drain_outbox()
-            if self._router in events:
-                self._drain_inbound()
-            if self._monitor in events:
-                self._drain_monitor()
-            if self._delayed:
-                self._flush_delayed()
+    def _safety_drain(self) -> None:
+        if not self._running:
+            return
+        self._drain_outbox()
+        self._drain_inbound()
+        self._drain_monitor()
+        self._safety_timer = self.loop.loop.call_later(SAFETY_DRAIN_S, self._safety_drain)
 
     def _drain_outbox(self) -> None:
-        for _ in range(10000):
-            if not _readable(self._outbox):
+        if not self._running:
+            return
+        outbox = self._outbox
+        for _ in range(DRAIN_CAP):
+            if not _readable(outbox):
                 return
-            dst, frame = self._outbox.recv_multipart(copy=True)
+            dst, frame = outbox.recv_multipart(copy=True)
             self._route(dst.decode(), frame)
+        self.loop.loop.call_soon(self._drain_outbox)  # at the cap, still readable: next turn
 
     def _route(self, dst_name: str, frame: bytes) -> None:
         """Send one frame to a peer through the fault rules (drop, delay, duplicate)."""
@@ -223,13 +250,28 @@ class Transport(threading.Thread):
             if delay <= 0:
                 self._write(dst_name, frame)
             else:
-                heapq.heappush(self._delayed, (now + delay, next(self._seq), dst_name, frame))
+                item = (now + delay, next(self._seq), dst_name, frame)
+                heapq.heappush(self._delayed, item)
+                if self._delayed[0] is item:  # the new earliest: the timer must fire sooner
+                    self._arm_delayed(now)
+
+    def _arm_delayed(self, now: float) -> None:
+        """(Re)arm the one timer for the earliest delayed frame."""
+        if self._delay_timer is not None:
+            self._delay_timer.cancel()
+        self._delay_timer = None
+        if self._delayed and self._running:
+            wait = max(0.0, self._delayed[0][0] - now)
+            self._delay_timer = self.loop.loop.call_later(wait, self._flush_delayed)
 
     def _flush_delayed(self) -> None:
+        self._delay_timer = None
         now = time.monotonic()
-        while self._delayed and self._delayed[0][0] <= now:
+        due = now + 0.0005  # the loop's timers are millisecond-grained: don't re-arm for less
+        while self._delayed and self._delayed[0][0] <= due:
             _, _, dst, frame = heapq.heappop(self._delayed)
             self._write(dst, frame)
+        self._arm_delayed(now)
 
     def _write(self, dst: str, frame: bytes) -> None:
         sock = self._dealers.get(dst)
@@ -243,14 +285,18 @@ class Transport(threading.Thread):
             self.counters["fault_dropped"] += 1
 
     def _drain_inbound(self) -> None:
-        for _ in range(10000):
-            if not _readable(self._router):
+        if not self._running:
+            return
+        router = self._router
+        for _ in range(DRAIN_CAP):
+            if not _readable(router):
                 return
-            parts = self._router.recv_multipart(copy=True)
+            parts = router.recv_multipart(copy=True)
             if len(parts) != 2:
                 self._reject(f"{len(parts) - 1} message parts, expected 1")
                 continue
             self._deliver(parts[1], parts[0])
+        self.loop.loop.call_soon(self._drain_inbound)  # at the cap, still readable: next turn
 
     def _deliver(self, frame: bytes, identity: bytes | None) -> None:
         try:
@@ -292,6 +338,8 @@ class Transport(threading.Thread):
             if identity is not None:
                 frame = codec.encode(codec.Envelope(self.node, SUPERVISOR, reply), self.token)
                 self._router.send_multipart([identity, frame], zmq.NOBLOCK)
+                # a send can consume the ROUTER's read edge: look again on the next turn
+                self.loop.loop.call_soon(self._drain_inbound)
         elif isinstance(msg, SetLinkRules):
             if self.shaper.install(msg.version, msg.rules):
                 self.log("faults.rules_installed", version=msg.version, links=len(msg.rules))
@@ -315,7 +363,7 @@ class Transport(threading.Thread):
             )
 
     def _drain_monitor(self) -> None:
-        while True:
+        while self._running:
             try:
                 event = parse_monitor_message(self._monitor.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:

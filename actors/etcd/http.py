@@ -1,14 +1,17 @@
-"""The etcd client port (2379): a lean HTTP/1.1 server on its own thread and event loop.
+"""The etcd client port (2379): a lean HTTP/1.1 server on an event loop.
 
 Handlers only translate: HTTP in → a request for the member actor → HTTP out. They never touch
 the keyspace or Raft themselves. On a node that is not a member (``proxy: on``) every request is
 forwarded to a member instead (:mod:`actors.etcd.proxy`).
 
-Crossing threads is batched both ways, because each crossing wakes a thread. Requests parsed in
-one loop iteration go to the member in one ``tell`` (a :class:`ClientBatch`, in arrival order, so
-writes are proposed in the order they came). Answers come back through :meth:`_post`: the first
-one queued schedules a single ``call_soon_threadsafe`` and everything queued until that runs —
-a whole Ready cycle's worth of replies — is delivered by it.
+A member's port serves on the node's loop (:class:`~emulator.nodeloop.NodeLoop`), the loop its
+member actor runs on, so requests and answers pass between them without a thread crossing. Both
+ways are still batched, since each hand-off is a loop callback. Requests parsed in one loop
+iteration go to the member in one ``tell`` (a :class:`ClientBatch`, in arrival order, so writes
+are proposed in the order they came). Answers come back through :meth:`_post`: the first one
+queued schedules one callback (``call_soon_threadsafe`` only when posted from another thread) and
+everything queued until it runs — a whole Ready cycle's worth of replies — is delivered by it.
+Without a loop given (a proxy, tests) the port runs a loop thread of its own.
 """
 
 from __future__ import annotations
@@ -36,19 +39,11 @@ from actors.etcd.requests import (
     new_request_id,
 )
 from emulator.nodelog import ActorLog
+from emulator.nodeloop import NodeLoop
 
 MAX_REQUEST_BYTES = 1536 * 1024  # etcd's --max-request-bytes default (1.5 MiB)
 KEYS = "/v2/keys"
 _TEXT = "text/plain; charset=utf-8"
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where it is installed (a little less CPU per request), else asyncio's own."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 def _send(exchange: Exchange, resp: v2api.Response) -> None:
@@ -112,7 +107,7 @@ class _Watch:
             _send(ex, resp)
 
 
-class ClientServer(threading.Thread):
+class ClientServer:
     """Serves the v2 API for one member (or proxies it) until :meth:`stop`."""
 
     def __init__(
@@ -125,17 +120,19 @@ class ClientServer(threading.Thread):
         log: ActorLog,
         proxy_to: Callable[[], list[str]] | None = None,
         cluster_id: str = "",
+        loop: NodeLoop | None = None,  # the node's loop; None: a loop thread of its own
     ):
-        super().__init__(name=f"etcd-http-{host}:{port}", daemon=True)
         self.host, self.port = host, port
         self.member = member
         self.admin = admin
         self.log = log
         self.proxy_to = proxy_to
         self.cluster_id = cluster_id
-        self._up = threading.Event()  # serving (not Thread._started, which means running)
-        self._error: BaseException | None = None
+        self._node_loop = loop
+        self._own_loop = loop is None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._close: Callable[[], Any] | None = None
         self._to_member: list[Any] = []
         self._replies: collections.deque[tuple[Callable[[Any], None], Any]] = collections.deque()
         self._wake_scheduled = False
@@ -144,34 +141,31 @@ class ClientServer(threading.Thread):
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start_and_wait(self, timeout: float = 10.0) -> None:
-        self.start()
-        if not self._up.wait(timeout) or self._error:
-            raise RuntimeError(f"etcd client port {self.host}:{self.port} failed: {self._error}")
-
-    def run(self) -> None:
-        loop = _new_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
+        """Open the port (from any thread but the loop's own)."""
+        if self._node_loop is None:
+            self._node_loop = NodeLoop(f"etcd-http-{self.host}:{self.port}")
+            self._node_loop.start()
+        self._loop, self._loop_thread = self._node_loop.loop, self._node_loop.thread_id
         try:
-            close = loop.run_until_complete(self._serve())
+            self._close = self._node_loop.wait(self._serve(), timeout)
         except BaseException as exc:
-            self._error = exc
             self._closed = True
-            self._up.set()
-            loop.close()
-            return
-        self._up.set()
-        try:
-            loop.run_forever()
-        finally:
-            self._closed = True  # answers still coming from the member are dropped from now on
-            loop.run_until_complete(close())
-            loop.close()
+            if self._own_loop:
+                self._node_loop.stop()
+            raise RuntimeError(f"etcd client port {self.host}:{self.port} failed: {exc}") from exc
 
     def stop(self) -> None:
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self.join(timeout=5)
+        """Close the port and its connections (from any thread but the loop's own)."""
+        self._closed = True  # answers still coming from the member are dropped from now on
+        close, self._close = self._close, None
+        node_loop = self._node_loop
+        if close is not None and node_loop is not None and node_loop.is_alive():
+            try:
+                node_loop.wait(close(), timeout=5)
+            except Exception as exc:  # a port that fails to close must not keep the node up
+                self.log.error("http.close_failed", error=f"{type(exc).__name__}: {exc}")
+        if self._own_loop and node_loop is not None:
+            node_loop.stop()
 
     async def _serve(self) -> Callable[[], Any]:
         if self.proxy_to is not None:
@@ -199,13 +193,16 @@ class ClientServer(threading.Thread):
         self.member.tell(batch[0] if len(batch) == 1 else ClientBatch(tuple(batch)))
 
     def _post(self, callback: Callable[[Any], None], value: Any) -> None:
-        """From the member's thread: run ``callback(value)`` on the loop (one wake-up for all
-        that are queued before it runs)."""
+        """From the member: run ``callback(value)`` on the loop (one callback for all that are
+        queued before it runs)."""
         if self._closed:
             return
         self._replies.append((callback, value))
         if not self._wake_scheduled:
             self._wake_scheduled = True
+            if threading.get_ident() == self._loop_thread:  # the member on the port's loop
+                self._loop.call_soon(self._deliver)  # type: ignore[union-attr]
+                return
             try:
                 self._loop.call_soon_threadsafe(self._deliver)  # type: ignore[union-attr]
             except RuntimeError:  # the loop closed meanwhile: nobody waits for this any more

@@ -1,11 +1,14 @@
 """The etcd member actor: a thin Pykka shell around :class:`~actors.etcd.membercore.MemberCore`.
 
-Everything that touches the Raft core or the keyspace runs on this actor's thread, so neither
-needs a lock. The shell opens the WAL and snapshots on the node's disk, subscribes to the ticker,
-hands the core its inputs (ticks, Raft messages from the transport, client requests from the HTTP
-thread) and runs the core's Ready cycle only once its inbox is empty (or every ``READY_BATCH``
-inputs under load): that is the group commit that lets one fsync and one AppendEntries carry
-many client writes. It also publishes the member's role for ``run.py status``.
+Everything that touches the Raft core or the keyspace runs on this actor, so neither needs a lock.
+The actor lives on the node's event loop (:class:`~emulator.loopactor.LoopActor`), beside the
+transport and the client port, so a write reaches it, leaves for the followers and comes back as
+an answer without crossing a thread. The shell opens the WAL and snapshots on the node's disk,
+subscribes to the ticker, hands the core its inputs (ticks, Raft messages, client requests) and
+runs the core's Ready cycle once per burst of inputs: one ``call_soon`` after the first input of a
+burst, so it runs after everything already queued on the loop (or at once every ``READY_BATCH``
+inputs under load). That is the group commit that lets one fsync and one AppendEntries carry many
+client writes. It also publishes the member's role for ``run.py status``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ from actors.etcd.requests import (  # noqa: F401  (re-exported: the client port 
 )
 from actors.raft.snapfile import SnapshotStore
 from actors.raft.wal import WAL
-from emulator.nodectx import NodeActor, NodeContext
+from emulator.loopactor import LoopActor
+from emulator.nodectx import NodeContext
+from emulator.nodeloop import NodeLoop
 from emulator.ticker import Tick
 
 RAFT_ACTOR = "raft"
@@ -51,14 +56,21 @@ class _NodeClocks:
         self.time_ns = ctx.clock.time_ns
 
 
-class EtcdMember(NodeActor):
+class EtcdMember(LoopActor):
     actor_name = RAFT_ACTOR
 
-    def __init__(self, ctx: NodeContext, settings: MemberSettings, metrics: Any = None):
-        super().__init__(ctx)
+    def __init__(
+        self,
+        ctx: NodeContext,
+        settings: MemberSettings,
+        metrics: Any = None,
+        loop: NodeLoop | None = None,
+    ):
+        super().__init__(ctx, loop)
         self.settings = settings
         self.metrics = metrics
         self._since_ready = 0
+        self._ready_scheduled = False
 
     def on_start(self) -> None:
         base = self.ctx.data_dir / "member"
@@ -114,8 +126,19 @@ class EtcdMember(NodeActor):
 
     def _maybe_ready(self, force: bool = False) -> None:
         self._since_ready += 1
-        if not force and not self.actor_inbox.empty() and self._since_ready < READY_BATCH:
-            return  # more input is queued: let it join this batch
+        if force or self._since_ready >= READY_BATCH:
+            self._ready()
+        elif not self._ready_scheduled:
+            # after what is already queued on the loop: the rest of this burst joins the batch
+            self._ready_scheduled = True
+            self.call_soon(self._ready_soon)
+
+    def _ready_soon(self) -> None:
+        self._ready_scheduled = False
+        if self._since_ready:
+            self._ready()
+
+    def _ready(self) -> None:
         self._since_ready = 0
         self.member.ready()
 

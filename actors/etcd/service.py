@@ -68,7 +68,8 @@ class MemberPort:
             self._sync(retries=1)
 
     def voters_changed(self, voters: tuple[str, ...]) -> None:
-        """From the member's thread: follow the new membership without blocking the actor."""
+        """From the member (on the node's loop): follow the new membership on a thread of its
+        own, since opening the port waits on that loop."""
         self._want = self._name in voters
         threading.Thread(target=self._sync_locked, name="etcd-port", daemon=True).start()
 
@@ -209,7 +210,10 @@ def start_etcd(
     if settings.unsafe_reads:
         ctx.actor_log("raft")("member.unsafe_reads", level="warning",
                               note="quorum reads skip ReadIndex (COREEMU_UNSAFE_READS=1)")  # fmt: skip
-    member = EtcdMember.start(ctx, settings, metrics)
+    # the member and its client port run on the transport's loop (the node's): a write's
+    # path inside the node then crosses no thread
+    loop = transport.loop
+    member = EtcdMember.start(ctx, settings, metrics, loop)
     transport.register(RAFT_ACTOR, member)
     nodes = {u: n.name for n in cfg.nodes for u in _peer_urls(n)}
     admin = AdminRoutes(
@@ -228,6 +232,7 @@ def start_etcd(
             admin=admin,
             log=ctx.actor_log("etcd-http"),
             cluster_id=member_id(settings.token, settings.token),
+            loop=loop,
         ),
         ctx.name,
         ctx,
