@@ -10,13 +10,13 @@ answer, 2 bad arguments.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
+from emulator.etcdctl_client import http_request
 from emulator.rundir import RunNotFound, resolve_run
 
 TIMEOUT_S = 8.0
@@ -65,10 +65,16 @@ def format_status(status: dict[str, Any]) -> str:
     )
 
 
+class _Refused(Exception):
+    """update_engine answered with an error status."""
+
+
 def _call(url: str, post: bool) -> dict[str, Any]:
-    req = urllib.request.Request(url, data=b"" if post else None, method="POST" if post else "GET")
-    with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
-        return json.loads(resp.read())
+    method, body = ("POST", b"") if post else ("GET", None)
+    reply = http_request(url, method, body, timeout=TIMEOUT_S, body_timeout=TIMEOUT_S)
+    if reply.status >= 400:
+        raise _Refused(reply.status)
+    return json.loads(reply.body)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,10 +94,10 @@ def run(args: argparse.Namespace) -> int:
             print("ResetStatus succeeded.")
         else:
             print(format_status(_call(base + "status", post=False)))
-    except urllib.error.HTTPError as exc:
-        print(f"update-engine: {name}: update_engine answered {exc.code}", file=sys.stderr)
+    except _Refused as exc:
+        print(f"update-engine: {name}: update_engine answered {exc}", file=sys.stderr)
         return 1
-    except (OSError, ValueError) as exc:
+    except (OSError, http.client.HTTPException, ValueError) as exc:
         print(
             f"update-engine: {name}: cannot reach update_engine at {base} ({exc})", file=sys.stderr
         )

@@ -5,6 +5,8 @@ forwards each request over a fresh asyncio connection to a member's client URL, 
 that refuses the connection is skipped for this request. Answers with a length are relayed whole,
 chunked ones (streamed watches) chunk by chunk until either side goes away. No HTTP library is
 loaded for this: a proxy is most of the nodes of a large cluster, so its footprint matters.
+It cannot use the project's etcd client (:mod:`emulator.etcdctl_client`): that client blocks its
+thread for a whole exchange, and here one event loop serves every connection of the node.
 """
 
 from __future__ import annotations

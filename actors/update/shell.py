@@ -88,6 +88,8 @@ class NetWorker(threading.Thread):
         self.jobs.put(None)
 
 
+# Plain urllib here, not the project's http_request (which reads a whole body): the Omaha answer
+# is read up to a bound, the payload in chunks that report progress.
 def post_omaha(url: str, request: omaha.Request) -> tuple[omaha.Response | None, ErrorCode | None]:
     req = urllib.request.Request(
         url, data=omaha.build_request(request), headers={"Content-Type": "text/xml"}
