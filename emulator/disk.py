@@ -108,20 +108,13 @@ class SyncLedger:
         self.sizes: dict[str, int] = read_ledger(self.root)
         self._fd = -1
         self._length = 0  # the file's length: what a shorter version is padded to
-        self._keys: dict[Path, str | None] = {}
         self._quoted: dict[str, str] = {}
 
     def key(self, path: Path) -> str | None:
-        key = self._keys.get(path, False)  # cached: this runs on every WAL fsync
-        if key is False:
-            try:
-                key = str(Path(path).relative_to(self.root))
-            except ValueError:
-                key = None
-            if len(self._keys) > 10_000:
-                self._keys.clear()
-            self._keys[path] = key
-        return key
+        try:
+            return str(Path(path).relative_to(self.root))
+        except ValueError:
+            return None
 
     def get(self, path: Path) -> int | None:
         key = self.key(path)
@@ -143,6 +136,13 @@ class SyncLedger:
             else:
                 self.sizes[key] = size
             self._save()
+
+    def synced(self, key: str, size: int) -> None:
+        """An open file's fsync (its key taken once, at open: this runs on every WAL fsync)."""
+        with self._lock:
+            if self.sizes.get(key) != size:
+                self.sizes[key] = size
+                self._save()
 
     def _save(self) -> None:
         # json.dumps(self.sizes), with each key's JSON text kept: the sizes are plain ints
@@ -180,6 +180,7 @@ class _RealFile:
         self.path = path
         self.fd = fd
         self.size = os.fstat(fd).st_size
+        self._keyed: tuple[Path, str | None] | None = None  # (path, its ledger key)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._disk.faults.full:
@@ -191,8 +192,14 @@ class _RealFile:
             view = view[n:]
 
     def fsync(self) -> None:
-        self._disk.fsync_fd(self.fd, self.path)
-        self._disk.ledger_update(self.path, self.size)
+        disk, path = self._disk, self.path
+        disk.fsync_fd(self.fd, path)
+        if disk.ledger is None:
+            return
+        if self._keyed is None or self._keyed[0] is not path:  # a key per path, not per fsync
+            self._keyed = (path, disk.ledger.key(path))
+        if self._keyed[1] is not None:
+            disk.ledger.synced(self._keyed[1], self.size)
 
     def truncate(self, size: int) -> None:
         os.ftruncate(self.fd, size)
