@@ -5,13 +5,13 @@ the keyspace or Raft themselves. On a node that is not a member (``proxy: on``) 
 forwarded to a member instead (:mod:`actors.etcd.proxy`).
 
 A member's port serves on the node's loop (:class:`~emulator.nodeloop.NodeLoop`), the loop its
-member actor runs on, so requests and answers pass between them without a thread crossing. Both
-ways are still batched, since each hand-off is a loop callback. Requests parsed in one loop
-iteration go to the member in one ``tell`` (a :class:`ClientBatch`, in arrival order, so writes
-are proposed in the order they came). Answers come back through :meth:`_post`: the first one
-queued schedules one callback (``call_soon_threadsafe`` only when posted from another thread) and
-everything queued until it runs — a whole Ready cycle's worth of replies — is delivered by it.
-Without a loop given (a proxy, tests) the port runs a loop thread of its own.
+member actor runs on, so requests and answers pass between them without a thread crossing.
+Requests parsed in one loop iteration go to the member in one ``tell`` (a :class:`ClientBatch`,
+in arrival order, so writes are proposed in the order they came). Answers come back through
+:meth:`_post`, which writes them at once when the member calls it on the port's loop. A member
+on another thread (tests; a port without a loop of its own runs one) gets its answers batched:
+the first one queued schedules one ``call_soon_threadsafe`` and everything queued until that runs
+— a whole Ready cycle's worth of replies — is delivered by it.
 """
 
 from __future__ import annotations
@@ -193,30 +193,35 @@ class ClientServer:
         self.member.tell(batch[0] if len(batch) == 1 else ClientBatch(tuple(batch)))
 
     def _post(self, callback: Callable[[Any], None], value: Any) -> None:
-        """From the member: run ``callback(value)`` on the loop (one callback for all that are
-        queued before it runs)."""
+        """From the member: run ``callback(value)`` on the port's loop.
+
+        A member on the same loop gets it run at once: the answer leaves before the rest of its
+        Ready cycle (the commit notices to followers, the next fsync). From another thread, one
+        wake-up delivers everything queued before it runs."""
         if self._closed:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._run_reply(callback, value)
             return
         self._replies.append((callback, value))
         if not self._wake_scheduled:
             self._wake_scheduled = True
-            if threading.get_ident() == self._loop_thread:  # the member on the port's loop
-                self._loop.call_soon(self._deliver)  # type: ignore[union-attr]
-                return
             try:
                 self._loop.call_soon_threadsafe(self._deliver)  # type: ignore[union-attr]
             except RuntimeError:  # the loop closed meanwhile: nobody waits for this any more
                 self._replies.clear()
 
+    def _run_reply(self, callback: Callable[[Any], None], value: Any) -> None:
+        try:
+            callback(value)
+        except Exception as exc:  # one bad answer must not strand the rest (nor the member)
+            self.log.error("http.reply_failed", error=f"{type(exc).__name__}: {exc}")
+
     def _deliver(self) -> None:
         self._wake_scheduled = False  # before draining: a reply queued from now on wakes again
         replies = self._replies
         while replies:
-            callback, value = replies.popleft()
-            try:
-                callback(value)
-            except Exception as exc:  # one bad answer must not strand the rest
-                self.log.error("http.reply_failed", error=f"{type(exc).__name__}: {exc}")
+            self._run_reply(*replies.popleft())
 
     async def _ask(self, make: Callable[[Callable[[Any], None]], Any]) -> Any:
         fut: asyncio.Future = self._loop.create_future()  # type: ignore[union-attr]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 import time
 from urllib.parse import urlencode
 
@@ -17,6 +18,7 @@ from actors.etcd.http import ClientServer
 from actors.etcd.member import ClientBatch, EtcdMember, MemberSettings
 from emulator.nodectx import NodeContext
 from emulator.nodelog import NodeLog
+from emulator.nodeloop import NodeLoop
 from emulator.ticker import Ticker
 
 FORM = "application/x-www-form-urlencoded"
@@ -40,7 +42,9 @@ def port(tmp_path):
     log = NodeLog("n1", None)
     ctx = NodeContext("n1", (), tmp_path, log, _NoNetwork(), ticker)
     settings = MemberSettings(voters=("n1",), heartbeat_ms=10, election_ms=50, token="t")
-    member = EtcdMember.start(ctx, settings, None)
+    loop = NodeLoop("n1")  # member and port on one loop, as in a node
+    loop.start()
+    member = EtcdMember.start(ctx, settings, None, loop)
     number = _free_port()
     url = f"http://127.0.0.1:{number}"
     admin = AdminRoutes(
@@ -53,6 +57,7 @@ def port(tmp_path):
         admin=admin,
         log=ctx.actor_log("etcd-http"),
         cluster_id="c1d",
+        loop=loop,
     )
     server.start_and_wait()
     try:
@@ -65,6 +70,7 @@ def port(tmp_path):
         server.stop()
         member.stop(timeout=5)
         ticker.stop()
+        loop.stop()
 
 
 def request(port, method, path, form=None, headers=None):
@@ -322,6 +328,29 @@ def test_answers_queued_before_the_loop_runs_cross_back_in_one_wake_up():
     assert got == [1, 3] and server.log.errors == ["http.reply_failed"]
     server._post(got.append, 4)  # after a delivery, the next answer wakes the loop again
     assert len(server._loop.threadsafe) == 1
+
+
+def test_answers_from_a_member_on_the_ports_own_loop_are_written_at_once():
+    class Log:
+        def __init__(self):
+            self.errors = []
+
+        def error(self, event, **fields):
+            self.errors.append(event)
+
+    server = _bare_server()
+    server.log = Log()
+    server._loop_thread = threading.get_ident()  # this thread plays the port's loop
+    got = []
+
+    def boom(_):
+        raise RuntimeError("bad answer")
+
+    server._post(got.append, 1)
+    server._post(boom, 2)
+    server._post(got.append, 3)
+    assert got == [1, 3] and server.log.errors == ["http.reply_failed"]
+    assert server._loop.soon == [] and server._loop.threadsafe == []  # no hop at all
 
 
 def test_a_client_that_pipelines_without_reading_still_gets_every_answer_in_order(port):
