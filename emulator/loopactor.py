@@ -7,13 +7,15 @@ and (for the first of a burst) one ``call_soon``; from another thread, one
 drain handles each envelope the way Pykka's ``_actor_loop_running`` does (reply, exception,
 failure, stop), so the actor keeps Pykka's semantics.
 
-Rules that follow from sharing a loop: a handler must not block (it stalls the node's network
-and client port with it), and must never ``ask(...).get()`` an actor on the same loop or
+Rules that follow from sharing a loop: a handler must not block for long (it stalls the node's
+network and client port with it; the etcd member's WAL fsync is the one wait it takes), and must
+never ``ask(...).get()`` an actor on the same loop or
 ``stop(block=True)`` one (the loop would wait on itself) — tell, and take the answer as a message.
 
 This is the one module that uses Pykka 4's private hooks (``_create_actor_inbox``,
 ``_start_actor_loop``, ``_handle_receive``, ``_handle_failure``, ``_actor_loop_teardown``,
-``_stop``); pin Pykka's major version with it.
+``_stop``). setup.cfg asks for ``pykka>=4.0``: a new major version may move them, which
+tests/test_loopactor.py would catch.
 """
 
 from __future__ import annotations
