@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator import rundir
-from emulator.config import ConfigErrors, load_cluster_config
 from emulator.control import ClusterStatus, ClusterStatusQuery, Shutdown
-from emulator.supervisor import CONFIG_NAME
 from emulator.supervisor_client import SupervisorUnavailable, pid_alive, request, supervisor_info
 
 
@@ -24,6 +22,10 @@ def _err(text: str) -> None:
 
 def check_config(path: str, seed: int | None):
     """Load and validate; print every problem (exit 2) or the warnings."""
+    # imported here, as in up(): status and down, run many times a second by scripts and
+    # tests, then start without the config parser and the supervisor's imports
+    from emulator.config import ConfigErrors, load_cluster_config
+
     if not Path(path).is_file():
         _err(f"no config file at {path}")
         return None
@@ -96,7 +98,7 @@ def up(
     if cfg is None:
         return 2
     run = rundir.create_run_dir(cfg.name)
-    (run / CONFIG_NAME).write_text(cfg.raw_text)
+    (run / rundir.CONFIG_NAME).write_text(cfg.raw_text)
     (run / "seed").write_text(f"{cfg.seed}\n")
     out = open(run / "supervisor.out", "ab")
     cmd = [

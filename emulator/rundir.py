@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 RUNS_ROOT_ENV = "COREEMU_RUNS"  # lets tests keep runs under their tmp dir
+CONFIG_NAME = "cluster.yaml"  # the config as resolved, in the run dir
+INFO_NAME = "supervisor.json"  # the running supervisor's pid and control address
 
 
 class RunNotFound(LookupError):

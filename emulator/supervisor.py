@@ -46,6 +46,7 @@ from emulator.nemesis import Nemesis
 from emulator.nodefaults import NODE_FAULTS_ACTOR, node_faults_behind, node_faults_message
 from emulator.nodelog import NodeLog
 from emulator.procs import NodeProcess, NodeState
+from emulator.rundir import CONFIG_NAME, INFO_NAME
 from emulator.wire import WireError, pack, unpack
 
 # Background polling keeps the state column honest; `run.py status` asks the nodes afresh anyway.
@@ -54,9 +55,6 @@ from emulator.wire import WireError, pack, unpack
 STATUS_POLL_S = 1.0
 STALE_S = 3.0  # a running node that has not answered for this long is shown as not ready
 QUERY_WAIT_S = 0.4
-
-CONFIG_NAME = "cluster.yaml"
-INFO_NAME = "supervisor.json"
 
 
 class Supervisor:

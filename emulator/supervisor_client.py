@@ -8,7 +8,7 @@ from typing import Any
 
 import zmq
 
-from emulator.supervisor import INFO_NAME
+from emulator.rundir import INFO_NAME
 from emulator.wire import WireError, pack, unpack
 
 
