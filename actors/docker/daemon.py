@@ -69,7 +69,10 @@ class DockerDaemon:
         self.host = f"tcp://{address}:{self._server.server_address[1]}"
         (self.state_dir / "host").write_text(self.host + "\n", encoding="utf-8")
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"dockerd-http-{node}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # how long close() waits for it: a node stops quickly
+            name=f"dockerd-http-{node}",
+            daemon=True,
         )
         self._thread.start()
 

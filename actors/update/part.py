@@ -137,7 +137,12 @@ def _control_server(engine: UpdateEngine, address: str, port: int) -> ThreadingH
 
     server = ThreadingHTTPServer((address, port), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="update-control", daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},  # how long shutdown() waits: a node stops quickly
+        name="update-control",
+        daemon=True,
+    ).start()
     return server
 
 

@@ -137,6 +137,12 @@ class UpdateServer(ThreadingHTTPServer):
         super().__init__((host, port), _Handler)
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="update-service", daemon=True)
+        # shutdown() waits for the loop to see it: a short poll keeps run.py down quick
+        thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="update-service",
+            daemon=True,
+        )
         thread.start()
         return thread

@@ -67,7 +67,7 @@ class Dashboard:
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(
             target=self.httpd.serve_forever,
-            kwargs={"poll_interval": 0.5},
+            kwargs={"poll_interval": 0.05},  # how long stop() (so run.py down) waits for it
             name="dashboard-http",
             daemon=True,
         )
