@@ -98,10 +98,15 @@ def test_kill_restart_pause_resume_change_the_state_users_see(cluster):
     assert not _process_running(old_pid)
 
     cluster.cli("fault", "restart", "core-02")
+    # its peers can reach it a moment before it reports ready (and shows as up): wait for both
     status = cluster.wait_for(
-        lambda s: peers_of(s, "core-01").get("core-02", {}).get("reachable"), what="core-02 back"
+        lambda s: (
+            peers_of(s, "core-01").get("core-02", {}).get("reachable")
+            and next(n for n in s["nodes"] if n["name"] == "core-02")["state"] == "up"
+        ),
+        what="core-02 back and up",
     )
-    assert cluster.node("core-02")["state"] == "up"
+    assert next(n for n in status["nodes"] if n["name"] == "core-02")["state"] == "up"
     assert cluster.node("core-02")["pid"] != old_pid
 
     cluster.cli("fault", "pause", "core-03")

@@ -253,7 +253,11 @@ KEY_CASES = [
 ]
 
 
-@pytest.mark.parametrize("setup,argv", KEY_CASES, ids=lambda x: " ".join(map(str, x)))
+# ids name a callable argument (an index computed at run time) by its name, not its address,
+# so every pytest-xdist worker collects the same ids
+@pytest.mark.parametrize(
+    "setup,argv", KEY_CASES, ids=lambda x: " ".join(str(getattr(a, "__name__", a)) for a in x)
+)
 def test_keys_command_prints_what_etcdctl_prints(ep, setup, argv):
     same_as_real(ep, setup, argv)
 
