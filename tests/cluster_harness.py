@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import itertools
+import fcntl
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-_subnets = itertools.count(1)
+# One lock file per /24 under 127.100-199.x; a test process holds the flock of each subnet it
+# handed out until it exits, when the kernel releases it (nothing to clean up after a crash).
+SUBNET_LOCKS = Path(tempfile.gettempdir()) / "coreemu-test-subnets"
+_claimed: list[int] = []  # the open lock files: closing one would release its subnet
 
 
 def emulator_pids(marker: str | None = None) -> list[int]:
@@ -37,8 +41,26 @@ def emulator_pids(marker: str | None = None) -> list[int]:
 
 
 def unique_subnet() -> str:
-    """A /24 of loopback no other test (nor another session on this machine) is using."""
-    return f"127.{100 + os.getpid() % 100}.{next(_subnets)}.0/24"
+    """A /24 of loopback no other test (nor another process on this machine) is using.
+
+    Claimed with an exclusive ``flock`` on a file per subnet, so pytest-xdist workers and other
+    sessions never share one; the claim lasts as long as this process.
+    """
+    SUBNET_LOCKS.mkdir(exist_ok=True)
+    slots = 100 * 254
+    start = os.getpid() * 97 % slots  # processes start apart and rarely probe the same files
+    for i in range(slots):
+        slot = (start + i) % slots
+        subnet = f"127.{100 + slot // 254}.{1 + slot % 254}"
+        fd = os.open(SUBNET_LOCKS / f"{subnet}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _claimed.append(fd)
+        return f"{subnet}.0/24"
+    raise RuntimeError(f"every test subnet under {SUBNET_LOCKS} is claimed")
 
 
 class ClusterRun:
@@ -78,6 +100,18 @@ class ClusterRun:
     def node(self, name: str) -> dict:
         return next(n for n in self.status()["nodes"] if n["name"] == name)
 
+    def polled_status(self) -> dict:
+        """The report ``run.py status --json`` prints, asked of the supervisor from this process.
+
+        For polling: a ``run.py`` start per poll, several a second in every waiting test, was most
+        of the suite's CPU. ``status()`` still goes through the command line.
+        """
+        if self.run_dir is None:
+            return self.status()
+        from emulator.launcher import cluster_status
+
+        return json.loads(json.dumps(cluster_status(self.run_dir)))
+
     def wait_for(
         self, predicate, timeout: float = 20.0, interval: float = 0.3, what: str = "condition"
     ):
@@ -85,7 +119,7 @@ class ClusterRun:
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
-            last = self.status()
+            last = self.polled_status()
             if predicate(last):
                 return last
             time.sleep(interval)
