@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 
 import pytest
 from cluster_harness import ClusterRun, emulator_pids, write_config
+from hypothesis import HealthCheck, settings
+
+# The suite runs in parallel workers beside real clusters on a couple of cores: how long one
+# example took says nothing about the code under test, so no per-example deadline and no
+# too-slow health check (tests that set their own settings keep them).
+settings.register_profile("coreemu", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("coreemu")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files with the most real-cluster tests first: under pytest-xdist (``--dist loadfile``, one
+    file per worker at a time, in this order) the long files start early and overlap instead of
+    trailing at the end."""
+    clusters = Counter(item.path for item in items if item.get_closest_marker("cluster"))
+    items.sort(key=lambda item: -clusters[item.path])
 
 
 @pytest.fixture(autouse=True)
