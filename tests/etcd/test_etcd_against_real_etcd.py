@@ -58,12 +58,12 @@ def real_etcd(tmp_path_factory):
     try:
         deadline = time.monotonic() + 20
         while True:
+            # serving is not settled: etcd then publishes its member attributes and sets the
+            # cluster version, each a write that moves the v2 index the test compares with ours
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", client, timeout=2)
-                conn.request("GET", "/v2/keys/")
-                if conn.getresponse().status == 200:
+                if _settled(client):
                     break
-            except OSError:
+            except (OSError, ValueError):
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
                 pytest.skip("etcd did not start")
@@ -72,6 +72,19 @@ def real_etcd(tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _settled(port: int) -> bool:
+    """etcd has published itself (its member has a name) and decided the cluster version."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    conn.request("GET", "/version")
+    version = json.loads(conn.getresponse().read())
+    conn.request("GET", "/v2/members")
+    members = json.loads(conn.getresponse().read())["members"]
+    conn.close()
+    return version.get("etcdcluster") not in (None, "not_decided") and all(
+        m.get("name") for m in members
+    )
 
 
 class Emulated:
