@@ -310,6 +310,13 @@ def test_watch_of_an_expiring_key(ep):
     assert ours(ep, *argv) == real(ep, *argv) == (0, "[expire] /t/exp\n\n", "")
 
 
+def _ctrl_c_default() -> None:
+    """Start the watch as a terminal's shell would, with Ctrl-C at its default. A suite started
+    in the background (``pytest &``) has SIGINT ignored, children inherit that, and a Python
+    etcdctl then rightly ignores the test's Ctrl-C as a background job would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_watch_forever_until_ctrl_c(ep):
     http("DELETE", ep + "/v2/keys/t?recursive=true")
     start = index(ep)
@@ -323,7 +330,9 @@ def test_watch_forever_until_ctrl_c(ep):
     )
     outputs = []
     for cmd in commands:
-        p = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_default
+        )
         killer = threading.Timer(60, p.kill)  # stops a hang; generous for a loaded machine
         killer.start()
         lines = [p.stdout.readline() for _ in range(6)]
