@@ -23,9 +23,12 @@ def main() -> None:
     node_pid = int(sys.argv[1])
     argv = sys.argv[2:]
 
+    stopped = []  # a stop that came before the command existed
+
     def on_term(signum, frame):
         if os.getppid() != node_pid:
             _die_group()
+        stopped.append(signum)
 
     signal.signal(signal.SIGTERM, on_term)
     try:
@@ -34,6 +37,15 @@ def main() -> None:
         pass
     if os.getppid() != node_pid:  # the node died before we got here
         _die_group()
+    # A unit stopped right after it started: the group's SIGTERM reached only us, before the
+    # command was forked, and the command never saw it (the unit hung in stop-sigterm until
+    # SIGKILL). So SIGTERM is held across the fork: one that came earlier ends us as it would
+    # have ended the command; one held during the fork is passed on to the command.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    if stopped:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        os.kill(os.getpid(), signal.SIGTERM)
     try:
         pid = os.fork()
     except OSError as exc:
@@ -41,11 +53,15 @@ def main() -> None:
         os._exit(71)
     if pid == 0:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # a pending one ends us
         try:
             os.execvp(argv[0], argv)
         except OSError as exc:
             print(f"Failed to execute {argv[0]}: {exc.strerror}", file=sys.stderr)
             os._exit(203)  # systemd's EXIT_EXEC
+    if signal.SIGTERM in signal.sigpending():  # sent before the fork: the command missed it
+        os.kill(pid, signal.SIGTERM)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     while True:
         try:
             _, status = os.waitpid(pid, 0)
