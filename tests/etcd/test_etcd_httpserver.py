@@ -305,20 +305,24 @@ def test_requests_of_one_loop_iteration_cross_to_the_member_in_one_tell_in_order
     assert server.member.told == [ClientBatch((0, 1, 2)), "alone"]
 
 
+class ErrorLog:
+    """Records the events logged as errors."""
+
+    def __init__(self):
+        self.errors = []
+
+    def error(self, event, **fields):
+        self.errors.append(event)
+
+
+def boom(_):
+    raise RuntimeError("bad answer")
+
+
 def test_answers_queued_before_the_loop_runs_cross_back_in_one_wake_up():
-    class Log:
-        def __init__(self):
-            self.errors = []
-
-        def error(self, event, **fields):
-            self.errors.append(event)
-
     server = _bare_server()
-    server.log = Log()
+    server.log = ErrorLog()
     got = []
-
-    def boom(_):
-        raise RuntimeError("bad answer")
 
     server._post(got.append, 1)
     server._post(boom, 2)
@@ -331,20 +335,10 @@ def test_answers_queued_before_the_loop_runs_cross_back_in_one_wake_up():
 
 
 def test_answers_from_a_member_on_the_ports_own_loop_are_written_at_once():
-    class Log:
-        def __init__(self):
-            self.errors = []
-
-        def error(self, event, **fields):
-            self.errors.append(event)
-
     server = _bare_server()
-    server.log = Log()
+    server.log = ErrorLog()
     server._loop_thread = threading.get_ident()  # this thread plays the port's loop
     got = []
-
-    def boom(_):
-        raise RuntimeError("bad answer")
 
     server._post(got.append, 1)
     server._post(boom, 2)
