@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from proc_waits import procs_under, wait_until
+from unit_journal import unit_output
 
 from actors.systemd import SystemdManager, UnitFileError, UnitStatus
 
@@ -57,8 +58,9 @@ def test_failing_main_fails_the_unit_and_journal_says_why(systemd):
     systemd.start("bad.service")
     wait_state(systemd, "bad.service", ("failed", "failed"))
     assert systemd.status("bad.service").result == "exit-code"
+    assert wait_until(lambda: unit_output(systemd, "bad.service"), what="its output") == ["oops"]
     journal = "\n".join(systemd.journal("bad.service"))
-    assert "sh[" in journal and ": oops" in journal
+    assert "sh[" in journal
     assert "status=3/FAILURE" in journal
 
 
@@ -185,8 +187,9 @@ def test_docker_lines_run_the_emulated_cli_and_keep_the_real_argv(systemd):
     systemd.load("d.service", "[Service]\nType=oneshot\nExecStart=/usr/bin/docker ps\n")
     systemd.start("d.service")
     wait_state(systemd, "d.service", ("failed", "failed"))  # no daemon in this test: docker's error
-    journal = "\n".join(systemd.journal("d.service"))
-    assert "docker[" in journal and "Cannot connect to the Docker daemon" in journal
+    said = wait_until(lambda: unit_output(systemd, "d.service"), what="docker's output")
+    assert "Cannot connect to the Docker daemon" in "\n".join(said)
+    assert "docker[" in "\n".join(systemd.journal("d.service"))
 
 
 NODE_SCRIPT = """

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 from proc_waits import procs_under, wait_until
+from unit_journal import unit_output
 
 from actors.systemd.part import start_systemd
 from emulator.config import parse_cluster_config
@@ -103,7 +104,8 @@ def test_builtin_units_reflect_the_node(booted):
 def test_content_with_drop_in_starts_with_its_environment(booted):
     node, _, _ = booted
     wait_until(lambda: active(node, "greeter.service") == ("active", "exited"))
-    assert node.systemd.journal("greeter.service", 2)[0].endswith(": hello from greeter.service")
+    said = wait_until(lambda: unit_output(node.systemd, "greeter.service"), what="its output")
+    assert said == ["hello from greeter.service"]
     assert (node.data_dir / "units/greeter.service.d/10-env.conf").exists()
 
 
