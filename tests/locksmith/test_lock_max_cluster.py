@@ -5,21 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from locksmith_cluster_config import etcd_lock_rollout
 
 pytestmark = pytest.mark.cluster
 
-CONFIG = """cloud-config: |
-  #cloud-config
-  coreos:
-    update:
-      group: stable
-      reboot-strategy: etcd-lock
-      check-interval: 1s
-      healthy-after: 1s
-update-service:
-  groups:
-    stable: {safe-mode: false}
-"""
+CONFIG = etcd_lock_rollout()
 KEY = "coreos.com/updateengine/rebootlock/semaphore"
 FAKE = ("f" * 32, "e" * 32)  # two holders that are no machine: they keep the lock full
 

@@ -4,21 +4,11 @@ reboot cannot take the lock and stays up; healed, it takes the lock and reboots.
 from __future__ import annotations
 
 import pytest
+from locksmith_cluster_config import etcd_lock_rollout
 
 pytestmark = pytest.mark.cluster
 
-CONFIG = """cloud-config: |
-  #cloud-config
-  coreos:
-    update:
-      group: stable
-      reboot-strategy: etcd-lock
-      check-interval: 1s
-      healthy-after: 1s
-update-service:
-  groups:
-    stable: {safe-mode: false}
-"""
+CONFIG = etcd_lock_rollout()
 
 
 def nodes(status) -> dict[str, dict]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from locksmith_cluster_config import etcd_lock_rollout
 
 pytestmark = pytest.mark.cluster
 
@@ -16,21 +17,7 @@ def nodes(status) -> dict[str, dict]:
 
 def test_a_closed_window_holds_the_reboot_until_the_node_clock_enters_it(cluster_factory):
     opens = datetime.now(timezone.utc) + timedelta(hours=12)  # a daily window 12 h from now
-    config = f"""cloud-config: |
-  #cloud-config
-  coreos:
-    update:
-      group: stable
-      reboot-strategy: etcd-lock
-      check-interval: 1s
-      healthy-after: 1s
-    locksmith:
-      window-start: "{opens:%H:%M}"
-      window-length: 1h
-update-service:
-  groups:
-    stable: {{safe-mode: false}}
-"""
+    config = etcd_lock_rollout({"window-start": f"{opens:%H:%M}", "window-length": "1h"})
     run = cluster_factory(3, config)
     run.up()
     run.wait_for(

@@ -13,21 +13,14 @@ import time
 import pytest
 from cluster_harness import history
 from proc_waits import wait_until
+from rollout_cluster_config import stable_rollout
 
 from actors.locksmith.semaphore import SEMAPHORE_KEY
 from emulator.etcdctl_client import V2Client
 
 pytestmark = pytest.mark.cluster
 
-CONFIG = """cloud-config: |
-  #cloud-config
-  coreos:
-    update:
-      group: stable
-      reboot-strategy: etcd-lock
-      check-interval: 1s
-      healthy-after: 1s
-"""
+CONFIG = stable_rollout()  # safe mode on: the broken release stops the rollout
 IDLE = "UPDATE_STATUS_IDLE"
 
 

@@ -7,33 +7,15 @@ import json
 
 import pytest
 from proc_waits import wait_until
+from rollout_cluster_config import stable_rollout
 
 from actors.locksmith.semaphore import SEMAPHORE_KEY
 from emulator.etcdctl_client import V2Client
 
 pytestmark = pytest.mark.cluster
 
-CONFIG = """cloud-config: |
-  #cloud-config
-  coreos:
-    update:
-      group: stable
-      reboot-strategy: etcd-lock
-      check-interval: 1s
-      healthy-after: 1s
-overrides:
-  core-01:
-    cloud-config:
-      coreos:
-        update: {reboot-strategy: "off"}
-  core-02:
-    cloud-config:
-      coreos:
-        update: {reboot-strategy: reboot}
-update-service:
-  groups:
-    stable: {safe-mode: false}
-"""
+# core-03 keeps etcd-lock
+CONFIG = stable_rollout({"core-01": "off", "core-02": "reboot"}, safe_mode=False)
 IDLE = "UPDATE_STATUS_IDLE"
 NEED_REBOOT = "UPDATE_STATUS_UPDATED_NEED_REBOOT"
 
