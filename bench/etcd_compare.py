@@ -19,6 +19,9 @@ Needs Debian's etcd-server (real etcd) and wrk:  apt-get install etcd-server wrk
     python bench/etcd_compare.py                  # the full table
     python bench/etcd_compare.py --duration 1 --concurrency 1 --failovers 1   # smoke size
     python bench/etcd_compare.py --breakdown      # also: where a coreemu write spends its time
+
+Loads are interleaved: both clusters run at once and take turns, ``--rounds`` times (default 3),
+and each row is the median of its rounds, so the machine's drift does not land in the ratios.
 """
 
 from __future__ import annotations
@@ -369,31 +372,73 @@ def heartbeat_rtt_ms(url: str) -> float:
     return statistics.mean(lat) if lat else float("nan")
 
 
-def bench(cluster: Cluster, args, script: Path, methods: tuple[str, ...], failovers: int) -> dict:
-    cluster.up()
+def median_row(runs: list[dict]) -> dict:
+    """One table row from the same load's rounds: median rate and percentiles, all errors."""
+    row = {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99")}
+    row["requests"] = sum(r["requests"] for r in runs)
+    row["errors"] = sum(r["errors"] for r in runs)
+    row["valid"] = all(r["valid"] for r in runs)
+    row["runs"] = runs
+    stages = [r["stages"] for r in runs if "stages" in r]
+    if stages:
+        row["stages"] = {k: statistics.median(st[k] for st in stages) for k in stages[0]}
+    return row
+
+
+def load_rounds(entries: list[tuple[Cluster, tuple[str, ...]]], args, script: Path) -> list[dict]:
+    """Every cluster up at once, then ``args.rounds`` rounds of every load, taking turns.
+
+    A shared machine drifts (other tenants, CPU frequency, the page cache): run one system's
+    loads after the other's and the drift lands in the ratio. Interleaved, each round runs a
+    load on every cluster back to back, the first cluster alternating, and a row is the median
+    of its rounds; the per-round ratios show the spread.
+    """
+    results: list[dict] = [{} for _ in entries]
+    runs: list[dict] = [{} for _ in entries]
+    for cluster, _ in entries:
+        cluster.up()
     try:
-        leader = cluster.wait_leader()
-        url = cluster.urls[leader]
-        for i in range(1000):  # the keys the GET load reads
-            http("PUT", f"{url}/v2/keys/bench/{i}", {"value": VALUE})
-        results: dict = {}
-        for method in methods:
-            for c in args.concurrency:
-                timed = args.breakdown and method == "PUT" and isinstance(cluster, Coreemu)
-                before = scrape(url) if timed else {}
-                row = results[(method, c)] = run_wrk(url, method, c, args.duration, script)
-                if timed:
-                    row["stages"] = stage_breakdown(before, scrape(url), heartbeat_rtt_ms(url))
-                print(
-                    f"  {cluster.name} {method} c={c}: {row['rps']:.0f} req/s, "
-                    f"{row['errors']} errors",
-                    file=sys.stderr,
-                )
-        if failovers:
-            results["failover"] = failover(cluster, failovers)
+        for cluster, _ in entries:
+            url = cluster.urls[cluster.wait_leader()]
+            for i in range(1000):  # the keys the GET load reads
+                http("PUT", f"{url}/v2/keys/bench/{i}", {"value": VALUE})
+        for r in range(args.rounds):
+            order = list(enumerate(entries))
+            if r % 2:
+                order.reverse()
+            for method in ("PUT", "GET"):
+                for c in args.concurrency:
+                    for k, (cluster, methods) in order:
+                        if method in methods:
+                            row = timed_run(cluster, args, script, method, c)
+                            runs[k].setdefault((method, c), []).append(row)
+                            print(
+                                f"  round {r + 1}: {cluster.name} {method} c={c}: "
+                                f"{row['rps']:.0f} req/s, p50 {row['p50']:.2f} ms, "
+                                f"{row['errors']} errors",
+                                file=sys.stderr,
+                            )
+        for k, (cluster, methods) in enumerate(entries):
+            for key, rows in runs[k].items():
+                results[k][key] = median_row(rows)
+            if "PUT" in methods and args.failovers:
+                results[k]["failover"] = failover(cluster, args.failovers)
         return results
     finally:
-        cluster.down()
+        for cluster, _ in entries:
+            cluster.down()
+
+
+def timed_run(cluster: Cluster, args, script: Path, method: str, c: int) -> dict:
+    """One wrk run against the current leader (and, for coreemu's PUTs with --breakdown, the
+    leader's time per stage over the run)."""
+    url = cluster.urls[cluster.wait_leader()]
+    timed = args.breakdown and method == "PUT" and type(cluster) is Coreemu
+    before = scrape(url) if timed else {}
+    row = run_wrk(url, method, c, args.duration, script)
+    if timed:
+        row["stages"] = stage_breakdown(before, scrape(url), heartbeat_rtt_ms(url))
+    return row
 
 
 def _cells(row: dict) -> str:
@@ -405,8 +450,8 @@ def print_table(args, ours: dict, ours_log: dict, real: dict) -> list[dict]:
     """Print the side-by-side table; returns every row pair shown (for the validity check)."""
     print(
         f"\nv2 API, 3 members, 100-byte values, wrk to the leader, {args.duration:g} s per run, "
-        f"{os.cpu_count()} cores; err = non-2xx + socket errors (INVALID above "
-        f"{MAX_ERROR_RATE:.1%})"
+        f"{os.cpu_count()} cores; median of {args.rounds} interleaved rounds; err = non-2xx + "
+        f"socket errors, all rounds (INVALID above {MAX_ERROR_RATE:.1%})"
     )
     cols = f"{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'err':>7}{'':<8}"
     header = f"{'load':<36}{'coreemu':<8}{cols}  {'etcd 3.4':<9}{cols}{'ratio':>6}"
@@ -443,7 +488,10 @@ def print_table(args, ours: dict, ours_log: dict, real: dict) -> list[dict]:
 
 
 def print_breakdown(args, ours: dict) -> None:
-    print("\nbreakdown: coreemu PUT, mean ms per write on the leader (from its /metrics)")
+    print(
+        "\nbreakdown: coreemu PUT, mean ms per write on the leader (from its /metrics), "
+        "median of the rounds"
+    )
     head = (
         f"{'load':<10}{'queue':>8}{'replicate':>11}{'apply':>8}{'rest':>8}{'client p50':>12}"
         f"   {'leader fsync':>13}{'heartbeat RTT':>15}"
@@ -462,11 +510,21 @@ def print_breakdown(args, ours: dict) -> None:
             f"{st['heartbeat_rtt']:>15.3f}"
         )
     print(
-        "  queue: client port to the member's thread; replicate: propose to commit (leader fsync,\n"
-        "  AppendEntries, followers' fsyncs and acks); apply: apply, render, hand back; rest: the\n"
-        "  client's p50 minus those (HTTP parse, the reply's crossing back, the wire). Means set\n"
+        "  queue: parsed request to the member's turn on the node's loop; replicate: propose to\n"
+        "  commit (leader fsync, AppendEntries, followers' fsyncs and acks); apply: apply, render,\n"
+        "  hand back; rest: the client's p50 minus those (HTTP parse, the wire). Means set\n"
         "  against a median: a guide to where time goes, not an exact sum."
     )
+
+
+def _ratio_check(a: dict, b: dict, key: str, text: str, bound: float, at_least: bool):
+    """A target on coreemu's median against etcd's, with each round's own ratio beside it."""
+    ratio = a[key] / max(b[key], 1e-9)
+    rounds = ", ".join(
+        f"{ra[key] / max(rb[key], 1e-9):.2f}" for ra, rb in zip(a["runs"], b["runs"], strict=True)
+    )
+    ok = ratio >= bound if at_least else ratio <= bound
+    return f"{text}: {ratio:.2f}x (rounds: {rounds})", ok
 
 
 def check_targets(args, ours: dict, real: dict, shown: list[dict]) -> bool:
@@ -474,26 +532,11 @@ def check_targets(args, ours: dict, real: dict, shown: list[dict]) -> bool:
     checks: list[tuple[str, bool]] = []
     if 64 in args.concurrency:
         a, b = ours[("PUT", 64)], real[("PUT", 64)]
-        checks.append(
-            (
-                f"PUT c=64 rate >= 0.8x etcd: {a['rps'] / max(b['rps'], 1e-9):.2f}x",
-                a["rps"] >= 0.8 * b["rps"],
-            )  # fmt: skip
-        )
-        checks.append(
-            (
-                f"PUT c=64 p99 <= 1.5x etcd: {a['p99'] / max(b['p99'], 1e-9):.2f}x",
-                a["p99"] <= 1.5 * b["p99"],
-            )  # fmt: skip
-        )
+        checks.append(_ratio_check(a, b, "rps", "PUT c=64 rate >= 0.8x etcd", 0.8, True))
+        checks.append(_ratio_check(a, b, "p99", "PUT c=64 p99 <= 1.5x etcd", 1.5, False))
     if 1 in args.concurrency:
         a, b = ours[("PUT", 1)], real[("PUT", 1)]
-        checks.append(
-            (
-                f"PUT c=1 p50 <= 1.5x etcd: {a['p50'] / max(b['p50'], 1e-9):.2f}x",
-                a["p50"] <= 1.5 * b["p50"],
-            )  # fmt: skip
-        )
+        checks.append(_ratio_check(a, b, "p50", "PUT c=1 p50 <= 1.5x etcd", 1.5, False))
     fo = ours["failover"]
     checks.append((f"failover median <= 1.5 s: {fo['median_s']:.2f} s", fo["median_s"] <= 1.5))
     lost = fo["lost"] + real["failover"]["lost"]
@@ -512,6 +555,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--failovers", type=int, default=5)
     parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of each load per system, interleaved"
+    )
+    parser.add_argument(
         "--no-log-reads", action="store_true", help="skip coreemu's log-read (QGET) cluster"
     )
     parser.add_argument(
@@ -526,14 +572,15 @@ def main() -> int:
         script.write_text(WRK_SCRIPT)
         (tmpdir / "etcd").mkdir()
         (tmpdir / "log").mkdir()
-        ours = bench(Coreemu(tmpdir, "127.0.232"), args, script, ("PUT", "GET"), args.failovers)
-        ours_log = {}
+        entries: list[tuple[Cluster, tuple[str, ...]]] = [
+            (Coreemu(tmpdir, "127.0.232"), ("PUT", "GET")),
+            (RealEtcd(tmpdir / "etcd", "127.0.233"), ("PUT", "GET")),
+        ]
         if not args.no_log_reads:
             logged = Coreemu(tmpdir / "log", "127.0.234", {"COREEMU_QUORUM_READS": "log"})
-            ours_log = bench(logged, args, script, ("GET",), 0)
-        real = bench(
-            RealEtcd(tmpdir / "etcd", "127.0.233"), args, script, ("PUT", "GET"), args.failovers
-        )
+            entries.append((logged, ("GET",)))
+        ours, real, *rest = load_rounds(entries, args, script)
+        ours_log = rest[0] if rest else {}
     shown = print_table(args, ours, ours_log, real)
     if args.breakdown:
         print_breakdown(args, ours)
