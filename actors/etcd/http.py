@@ -176,7 +176,11 @@ class ClientServer:
             self.admin.install(self._ask)
         defaults = {"X-Etcd-Cluster-Id": self.cluster_id} if self.cluster_id else {}
         self._http = HttpServer(
-            self._handle, max_body=MAX_REQUEST_BYTES, log=self.log, default_headers=defaults
+            self._handle,
+            max_body=MAX_REQUEST_BYTES,
+            log=self.log,
+            default_headers=defaults,
+            wall=self.log.clock.time,
         )
         await self._http.start(self.host, self.port)
         return self._http.close

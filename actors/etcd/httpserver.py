@@ -33,14 +33,16 @@ DISCARD_SECONDS = 5.0  # how long to swallow an over-large body before closing
 
 
 class _Clock:
-    """The ``Date`` header, formatted once a second."""
+    """The ``Date`` header, formatted once a second, from the node's wall clock (a clock fault
+    shows in it, as a skewed machine's clock shows in Go's ``Date``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self._wall = wall
         self._second = -1
         self._text = ""
 
     def date(self) -> str:
-        now = int(time.time())
+        now = int(self._wall())
         if now != self._second:
             self._second, self._text = now, formatdate(now, usegmt=True)
         return self._text
@@ -262,13 +264,14 @@ class HttpServer:
         log: Any,
         default_headers: Mapping[str, str] | None = None,
         idle_timeout: float = 75.0,
+        wall: Callable[[], float] = time.time,
     ):
         self.handler = handler
         self.max_body = max_body
         self.log = log
         self.default_headers = dict(default_headers or {})
         self.idle_timeout = idle_timeout
-        self.clock = _Clock()
+        self.clock = _Clock(wall)  # the Date header's
         self.connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.TimerHandle | None = None

@@ -203,7 +203,7 @@ async def serve_proxy(
 ) -> Callable[[], Awaitable[None]]:
     """Start the proxy on the running loop; returns the coroutine function that stops it."""
     proxy = Proxy(endpoints, log)
-    server = HttpServer(proxy.handle, max_body=MAX_REQUEST_BYTES, log=log)
+    server = HttpServer(proxy.handle, max_body=MAX_REQUEST_BYTES, log=log, wall=log.clock.time)
     await server.start(host, port)
     refresher = None
     if isinstance(endpoints, ProxyMembers):

@@ -9,6 +9,7 @@ import json
 import socket
 import threading
 import time
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from actors.etcd.admin import AdminRoutes, MemberInfo
 from actors.etcd.http import ClientServer
 from actors.etcd.member import ClientBatch, EtcdMember, MemberSettings
+from emulator.nodeclock import ClockFaults
 from emulator.nodectx import NodeContext
 from emulator.nodelog import NodeLog
 from emulator.nodeloop import NodeLoop
@@ -36,7 +38,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def port(tmp_path):
+def port(served):
+    return served[0]
+
+
+@pytest.fixture
+def served(tmp_path):
+    """(port, the node's log): a one-member node's client port."""
     ticker = Ticker("ticker-test")
     ticker.start()
     log = NodeLog("n1", None)
@@ -65,7 +73,7 @@ def port(tmp_path):
         while request(number, "GET", "/health")[0] != 200:
             assert time.monotonic() < deadline, "the one-voter member never became leader"
             time.sleep(0.02)
-        yield number
+        yield number, log
     finally:
         server.stop()
         member.stop(timeout=5)
@@ -134,6 +142,18 @@ def test_writes_and_reads_over_one_keep_alive_connection(port):
     assert resp.status == 200 and resp.read() == b""
     assert resp.headers["Content-Length"] == str(len(body))
     conn.close()
+
+
+def test_the_date_header_is_the_nodes_clock_with_its_skew(served):
+    number, log = served
+    log.clock.faults = ClockFaults(offset_s=-400 * 86400.0)  # `fault clock-skew` as it sets it
+    conn = http.client.HTTPConnection("127.0.0.1", number, timeout=5)
+    conn.request("GET", "/v2/keys/")
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    shown = parsedate_to_datetime(resp.headers["Date"]).timestamp()
+    assert abs(shown - (time.time() - 400 * 86400)) < 5  # not the machine's own clock
 
 
 def test_pipelined_requests_are_answered_in_order(port):
