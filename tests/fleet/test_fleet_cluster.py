@@ -164,8 +164,9 @@ def test_conflicts_spread_and_global_unit_follows_metadata(fleet):
     wait(lambda: fleet.running_on("west-monitor.service") == {"core-02", "core-04"}, 30,
          "west-monitor on exactly the us-west machines")  # fmt: skip
 
-    journal = fleet.fleetctl("journal", "--lines", "2", "hello@1.service").stdout
-    assert "hello from hello@1.service" in journal
+    # the unit's output reaches its journal on its own, after "running" may already show
+    wait(lambda: "hello from hello@1.service" in fleet.fleetctl(
+        "journal", "--lines", "2", "hello@1.service").stdout, 30, "hello@1's line in its journal")  # fmt: skip
 
 
 def test_the_talks_apache_unit_answers_on_port_80(fleet):
