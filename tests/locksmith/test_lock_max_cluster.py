@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from locksmith_cluster_config import etcd_lock_rollout
+from rollout_config import stable_rollout
 
 pytestmark = pytest.mark.cluster
 
-CONFIG = etcd_lock_rollout()
+CONFIG = stable_rollout(safe_mode=False)
 KEY = "coreos.com/updateengine/rebootlock/semaphore"
 FAKE = ("f" * 32, "e" * 32)  # two holders that are no machine: they keep the lock full
 

@@ -4,11 +4,11 @@ reboot cannot take the lock and stays up; healed, it takes the lock and reboots.
 from __future__ import annotations
 
 import pytest
-from locksmith_cluster_config import etcd_lock_rollout
+from rollout_config import stable_rollout
 
 pytestmark = pytest.mark.cluster
 
-CONFIG = etcd_lock_rollout()
+CONFIG = stable_rollout(safe_mode=False)
 
 
 def nodes(status) -> dict[str, dict]:

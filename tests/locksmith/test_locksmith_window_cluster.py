@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from locksmith_cluster_config import etcd_lock_rollout
+from rollout_config import stable_rollout
 
 pytestmark = pytest.mark.cluster
 
@@ -17,7 +17,9 @@ def nodes(status) -> dict[str, dict]:
 
 def test_a_closed_window_holds_the_reboot_until_the_node_clock_enters_it(cluster_factory):
     opens = datetime.now(timezone.utc) + timedelta(hours=12)  # a daily window 12 h from now
-    config = etcd_lock_rollout({"window-start": f"{opens:%H:%M}", "window-length": "1h"})
+    config = stable_rollout(
+        safe_mode=False, locksmith={"window-start": f"{opens:%H:%M}", "window-length": "1h"}
+    )
     run = cluster_factory(3, config)
     run.up()
     run.wait_for(

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from proc_waits import wait_until
-from rollout_cluster_config import stable_rollout
+from rollout_config import stable_rollout
 
 from actors.locksmith.semaphore import SEMAPHORE_KEY
 from emulator.etcdctl_client import V2Client
