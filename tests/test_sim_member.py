@@ -55,6 +55,12 @@ def test_a_broken_member_is_caught_within_a_bounded_number_of_seeds(broken, with
     pytest.fail(f"{broken}: no seed of {within} caught it")
 
 
+def test_a_seed_without_progress_after_healing_fails_on_liveness():
+    result = MemberSimulation(0, MemberSimOptions(ticks=20, liveness_ticks=0)).run()
+    assert not result.ok
+    assert result.error == "tick 19: liveness: no write acknowledged within 0 ticks of healing"
+
+
 def test_the_command_line_runs_members_by_default(capsys):
     assert main(["--seeds", "2", "--ticks", "60"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("2 seeds, 0 failures, ")

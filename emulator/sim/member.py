@@ -23,12 +23,15 @@ from typing import Any
 from actors.etcd.commands import V2Request
 from actors.etcd.membercore import MemberCore
 from actors.etcd.requests import MemberSettings
+from actors.raft.core import RaftCore
 from actors.raft.entries import Entry
 from actors.raft.ready import Ready, Role
 from actors.raft.snapfile import SnapshotStore
 from actors.raft.wal import WAL
 from emulator.disk import DiskFaults
 from emulator.sim.checker import SafetyChecker
+from emulator.sim.driver import SimClock
+from emulator.sim.peer import SimPeer
 from emulator.simdisk import SimDisk
 
 ROOT = Path("/member")
@@ -67,20 +70,6 @@ class SimLog:
         self(event, "warning", **fields)
 
 
-class SimClock:
-    """Virtual time shared by every simulated member: ``step`` counts network steps."""
-
-    def __init__(self, steps_per_tick: int, tick_s: float = 0.1):
-        self.step = 0
-        self._step_s = tick_s / steps_per_tick
-
-    def monotonic(self) -> float:
-        return self.step * self._step_s
-
-    def time_ns(self) -> int:
-        return 1_700_000_000_000_000_000 + int(self.step * self._step_s * 1e9)
-
-
 class MemberProbe:
     def __init__(self, node: SimMember, checker: SafetyChecker, applied_at: dict[str, Any]):
         self.node, self.checker, self.applied_at = node, checker, applied_at
@@ -100,7 +89,7 @@ class MemberProbe:
             self.applied_at.setdefault(request.id, (entry.index, entry.term))
 
 
-class SimMember:
+class SimMember(SimPeer):
     def __init__(
         self,
         node_id: str,
@@ -113,30 +102,23 @@ class SimMember:
         raft_knobs: dict[str, Any] | None = None,
         trace: Callable[[str], None] | None = None,
     ):
-        self.id = node_id
+        super().__init__(node_id, checker)
         self.settings = settings
         self.seed = seed
         self.clock = clock
-        self.checker = checker
         self.applied_at = applied_at
         self.core_class = core_class
         self.raft_knobs = raft_knobs
         self.disk = CrashingDisk(random.Random(f"{seed}/{node_id}/disk"))
         self.log = SimLog(node_id, trace)
         self.outbox: list[Any] = []
-        self.restarts = 0
-        self.removed = False
         self.member: MemberCore | None = None
         self._ids = 0
-        self._led_term = -1
         self.start()
 
     @property
-    def up(self) -> bool:
-        return self.member is not None
-
-    def is_leader(self) -> bool:
-        return self.member is not None and self.member.core.role is Role.LEADER
+    def core(self) -> RaftCore | None:  # type: ignore[override]
+        return self.member.core if self.member is not None else None
 
     def start(self) -> None:
         self.disk.faults = DiskFaults()
@@ -158,9 +140,7 @@ class SimMember:
             new_id=self._new_id,
             raft_knobs=self.raft_knobs,
         )
-        snap_index = self.member.core.log.snap_index
-        self.checker.restarted(self.id, snap_index)
-        self._led_term = -1
+        self._started(self.member.core.log.snap_index)
 
     def crash(self) -> dict[Path, int]:
         """Power off: requests in flight are never answered; unsynced bytes are torn."""
@@ -172,13 +152,6 @@ class SimMember:
     def _new_id(self) -> str:
         self._ids += 1
         return f"{self.id}.{self.restarts}.{self._ids}"
-
-    def check_leader(self, on_new_term: Callable[[Any], None]) -> None:
-        m = self.member
-        if m is not None and m.core.role is Role.LEADER and m.core.term != self._led_term:
-            self._led_term = m.core.term
-            self.checker.leader(self.id, m.core.term, m.core.log)
-            on_new_term(m.core.log)
 
     def take_outbox(self) -> list[Any]:
         out, self.outbox[:] = list(self.outbox), []

@@ -1,6 +1,8 @@
 """The fault schedule of a member simulation (:mod:`emulator.sim.memberrun`): partitions from the
 runtime's link rules, power cuts (also mid-fsync), failing fsyncs, one voter removed and added back,
-restarts, and healing before the liveness phase. A mixin: it works on the simulation's state.
+restarts, and healing before the liveness phase. Healing partitions and restarting on time, and
+choosing a crash's victim, are the :class:`~emulator.sim.driver.SimDriver`'s, shared with the
+Raft-core simulation; this adds what only whole members have.
 """
 
 from __future__ import annotations
@@ -12,39 +14,29 @@ from actors.raft.entries import ConfChangeOp
 from emulator.disk import DiskFaults
 from emulator.faults import FaultKind, FaultSpec
 from emulator.netrules import compile_fault
+from emulator.sim.driver import SimDriver
 from emulator.sim.member import SimMember
 
 PARTITIONS = ("sides", "one-way", "bridge", "majorities-ring", "random-halves", "leader")
 
 
-class MemberFaults:
+class MemberFaults(SimDriver):
+    node_noun = "member"
+
     # set by MemberSimulation
-    rng: Any
-    tick: int
-    nodes: dict[str, Any]
-    network: Any
     clients: list[Any]
 
     # -- faults ----------------------------------------------------------------------------------
     def _chaos(self) -> None:
         rng = self.rng
-        if self._heal_at == self.tick:
-            self.network.heal()
-            self._log("partition healed")
-        if not self.network.blocked and rng.random() < self.p_partition:
-            self._partition()
-        self._restart_due()
+        self._heal_partition_restart()
         if self.tick >= self.membership_at >= 0:
             self._membership()
-        up = [n for n in self.nodes.values() if n.member is not None]
+        up = [n for n in self.nodes.values() if n.up]
         if up and rng.random() < self.p_crash:
-            leader = self._leader()
-            victim = leader if leader is not None and rng.random() < 0.5 else rng.choice(up)
-            self._crash(victim, "")
+            self._crash(self._victim(up, 0.5), "")
         if up and rng.random() < self.p_crash_in_fsync:
-            leader = self._leader()
-            victim = leader if leader is not None and rng.random() < 0.7 else rng.choice(up)
-            victim.disk.crash_on_fsync = True
+            self._victim(up, 0.7).disk.crash_on_fsync = True
         if up and rng.random() < self.p_fail_fsync:
             rng.choice(up).disk.faults = DiskFaults(fail_fsync=True)
 
@@ -106,20 +98,8 @@ class MemberFaults:
         self._restart_at[node.id] = self.tick + self.rng.randint(1, 30)
         self._log(f"crash {node.id} {how} until {self._restart_at[node.id]}; lost {lost}")
 
-    def _restart_due(self) -> None:
-        for node_id, at in list(self._restart_at.items()):
-            if at <= self.tick:
-                del self._restart_at[node_id]
-                self.nodes[node_id].start()
-                self._log(f"restart {node_id}")
-
     def _heal_everything(self) -> None:
-        self._chaos_on = False
-        self.network.heal()
-        self.network.calm()
         for node in self.nodes.values():
             node.disk.crash_on_fsync = False
-        for node_id in self._restart_at:
-            self._restart_at[node_id] = self.tick
         self._live_ok = False
-        self._log("healed: no partitions, no loss, every member restarts")
+        super()._heal_everything()

@@ -36,10 +36,11 @@ from emulator import wire
 from emulator.checkers.linearizable import check as check_linearizable
 from emulator.checkers.ops import Op, Outcome
 from emulator.sim.checker import SafetyChecker, SimulationFailure
-from emulator.sim.member import BROKEN, CrashNow, SimClock, SimMember
+from emulator.sim.driver import SimClock
+from emulator.sim.member import BROKEN, CrashNow, SimMember
 from emulator.sim.memberfaults import MemberFaults
 from emulator.sim.network import NetworkConditions, SimNetwork
-from emulator.sim.trace import Trace, describe_crash
+from emulator.sim.trace import Trace
 
 KEYS = ("a", "b", "c")
 
@@ -75,6 +76,8 @@ class MemberSimResult:
 
 
 class MemberSimulation(MemberFaults):
+    liveness_goal = "write acknowledged"
+
     def __init__(self, seed: int, options: MemberSimOptions = MemberSimOptions()):
         self.seed = seed
         self.opts = opts = options
@@ -150,37 +153,14 @@ class MemberSimulation(MemberFaults):
 
     # -- running -------------------------------------------------------------------------------
     def run(self) -> MemberSimResult:
-        error = None
-        try:
-            self._run()
-        except Exception as exc:  # a broken property, or a bug in the member or its WAL
-            text = str(exc) if isinstance(exc, SimulationFailure) else describe_crash(exc)
-            error = f"tick {self.tick}: {text}"
-            self._log(f"FAILURE {error}")
+        error = self._run_checked()
         return MemberSimResult(
             self.seed, error is None, error, self.tick, len(self.history), len(self.acked),
             tuple(self.trace.lines),
         )  # fmt: skip
 
     def _run(self) -> None:
-        opts = self.opts
-        for self.tick in range(opts.ticks):
-            self._chaos()
-            self._one_tick()
-        self._heal_everything()
-        live: _Client | None = None
-        for self.tick in range(opts.ticks, opts.ticks + opts.liveness_ticks):
-            self._restart_due()
-            if live is None or (live.op is None and not self._live_ok):
-                live = self._liveness_write(live)
-            self._one_tick()
-            if self._live_ok:
-                self._log("liveness reached")
-                break
-        else:
-            raise SimulationFailure(
-                f"liveness: no write acknowledged within {opts.liveness_ticks} ticks of healing"
-            )
+        self._drive()
         self._finish_history()
         result = check_linearizable(self.history, time_limit=20.0)
         if result.valid is False:
@@ -188,26 +168,19 @@ class MemberSimulation(MemberFaults):
                 f"client history not linearizable on key(s) {', '.join(result.failed_keys)}"
             )
 
-    def _one_tick(self) -> None:
-        steps = self.opts.steps_per_tick
-        base = self.tick * steps
-        self.clock.step = base
-        for node in self.nodes.values():
-            if node.member is not None:
-                node.member.tick()
-                self._process(node)
+    def _tick_node(self, node: SimMember, now: int) -> None:
+        node.member.tick()  # type: ignore[union-attr]
+        self._process(node)
+
+    def _after_node_ticks(self) -> None:
         if self._chaos_on:
             for client in self.clients:
                 if client.op is None and self.rng.random() < self.p_op:
                     self._invoke(client)
-        for step in range(steps):
-            self.clock.step = now = base + step
-            for msg in self.network.due(now):
-                node = self.nodes.get(msg.to)
-                if node is None or node.member is None:
-                    continue
-                node.member.step(msg)
-                self._process(node)
+
+    def _deliver(self, node: SimMember, msg: Any, now: int) -> None:
+        node.member.step(msg)  # type: ignore[union-attr]
+        self._process(node)
 
     def _process(self, node: SimMember) -> None:
         assert node.member is not None
@@ -321,20 +294,22 @@ class MemberSimulation(MemberFaults):
         for client in self.clients:
             client.op = None  # still in flight: stays info, with no completion
 
-    def _liveness_write(self, previous: _Client | None) -> _Client | None:
+    def _before_liveness_tick(self) -> None:
+        self._restart_due()
+        live = self._live
+        if live is None or (live.op is None and not self._live_ok):
+            self._liveness_write()
+
+    def _liveness_write(self) -> None:
+        """Every tenth tick, a new client writes through the leader (if there is one)."""
         if self.tick % 10:
-            return previous
+            return
         leader = self._leader()
         if leader is None:
-            return previous
+            return
         client = self._live = _Client(self._next_process, live=True)
         self._next_process += 1
         self._invoke(client, leader, write=True)
-        return client
 
-    def _leader(self) -> SimMember | None:
-        leaders = [n for n in self.nodes.values() if n.is_leader()]
-        return max(leaders, key=lambda n: n.member.core.term) if leaders else None  # type: ignore[union-attr]
-
-    def _log(self, text: str) -> None:
-        self.trace.log(self.tick, text)
+    def _liveness_reached(self) -> bool:
+        return self._live_ok

@@ -14,9 +14,10 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from actors.raft.core import RaftConfig, RaftCore, Ready, Role
+from actors.raft.core import RaftConfig, RaftCore, Ready
 from actors.raft.entries import Entry, HardState, Snapshot
 from emulator.sim.checker import SafetyChecker
+from emulator.sim.peer import SimPeer
 from emulator.sim.statemachine import KvStateMachine, StateMachine
 
 
@@ -50,7 +51,7 @@ class SimStorage:
         self.snapshot = snapshot
 
 
-class SimNode:
+class SimNode(SimPeer):
     def __init__(
         self,
         node_id: str,
@@ -62,25 +63,17 @@ class SimNode:
         compact_every: int = 0,
         state_check_every: int = 0,
     ) -> None:
-        self.id = node_id
+        super().__init__(node_id, checker)
         self.voters = voters
         self.config = config
         self.seed = seed
-        self.checker = checker
         self.state_machine = state_machine
         self.compact_every = compact_every
         self.state_check_every = state_check_every
         self.storage = SimStorage()
-        self.restarts = 0
         self.core: RaftCore | None = None
         self.sm: StateMachine | None = None
-        self.removed = False
-        self._led_term = -1
         self.start()
-
-    @property
-    def up(self) -> bool:
-        return self.core is not None
 
     def start(self) -> None:
         st = self.storage
@@ -97,23 +90,19 @@ class SimNode:
         if st.snapshot is not None:
             self.sm.restore(st.snapshot.data)
             self.check_state(st.snap_index, "restarted from its snapshot")
-        self.checker.restarted(self.id, st.snap_index)
-        self._led_term = -1
+        self._started(st.snap_index)
 
     def crash(self) -> None:
         self.core = None
         self.sm = None
         self.restarts += 1
 
-    def is_leader(self) -> bool:
-        return self.core is not None and self.core.role is Role.LEADER
-
     def process(self) -> list[Any]:
         """Run the Ready loop until the core is idle; the messages to send, in order."""
         core, sm, checker = self.core, self.sm, self.checker
         assert core is not None and sm is not None
         out: list[Any] = []
-        self._check_leader(core)
+        self.check_leader()
         while core.has_ready():
             rd = core.ready()
             self.storage.save(rd)
@@ -147,18 +136,13 @@ class SimNode:
                 snapshot = core.make_snapshot(data)
                 core.compact(snapshot)
                 self.storage.compact(snapshot)
-        self._check_leader(core)
+        self.check_leader()
         return out
 
     def check_state(self, index: int, when: str) -> None:
         """Report the digest of the state machine's snapshot, which reflects ``index``."""
         assert self.sm is not None
         self.checker.state(self.id, index, _digest(self.sm.snapshot()), when)
-
-    def _check_leader(self, core: RaftCore) -> None:
-        if core.role is Role.LEADER and core.term != self._led_term:
-            self._led_term = core.term
-            self.checker.leader(self.id, core.term, core.log)
 
 
 def _digest(data: bytes) -> bytes:

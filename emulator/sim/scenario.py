@@ -27,17 +27,18 @@ import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from actors.raft.core import RaftConfig
 from actors.raft.entries import ConfChange, ConfChangeOp
-from emulator.sim.checker import SafetyChecker, SimulationFailure
+from emulator.sim.checker import SafetyChecker
+from emulator.sim.driver import SimClock, SimDriver
 from emulator.sim.network import NetworkConditions, SimNetwork
 from emulator.sim.node import SimNode
 from emulator.sim.statemachine import MACHINES, MachineKind, StateMachine
 from emulator.sim.trace import (
     Trace,
     describe_cluster,
-    describe_crash,
     describe_message,
     describe_storage,
 )
@@ -68,7 +69,7 @@ class SimResult:
     trace: tuple[str, ...] = ()
 
 
-class Simulation:
+class Simulation(SimDriver):
     def __init__(
         self,
         seed: int,
@@ -81,6 +82,7 @@ class Simulation:
         self.checker = SafetyChecker()
         self.trace = Trace(options.trace)
         self.tick = 0
+        self.clock = SimClock(options.steps_per_tick)
         self.ids = [f"n{i}" for i in range(1, options.nodes + 1)]
         voters = tuple(self.ids)
         self._config_knobs = {
@@ -129,13 +131,7 @@ class Simulation:
     # -- running -------------------------------------------------------------------------------
 
     def run(self) -> SimResult:
-        error = None
-        try:
-            self._run()
-        except Exception as exc:  # a broken property, or a bug in a core or a state machine
-            text = str(exc) if isinstance(exc, SimulationFailure) else describe_crash(exc)
-            error = f"tick {self.tick}: {text}"
-            self._log(f"FAILURE {error}")
+        error = self._run_checked()
         sequences = self._sequences()
         return SimResult(
             seed=self.seed,
@@ -149,51 +145,29 @@ class Simulation:
         )
 
     def _run(self) -> None:
-        opts = self.opts
-        for self.tick in range(opts.ticks):
-            self._chaos()
-            self._one_tick()
-        self._heal_everything()
-        deadline = opts.ticks + opts.liveness_ticks
-        for self.tick in range(opts.ticks, deadline):
-            if self.tick % opts.election_ticks == opts.ticks % opts.election_ticks:
-                self._propose_liveness()
-            self._restart_due()
-            self._one_tick()
-            if self._liveness_reached():
-                self._log("liveness reached")
-                self.checker.sequences(self._sequences())
-                for node in self.nodes.values():
-                    if node.up:
-                        node.check_state(node.core.log.applied, "at the end")
-                return
-        raise SimulationFailure(
-            f"liveness: no command committed on every voter within {opts.liveness_ticks} "
-            f"ticks of healing ({describe_cluster(self.nodes.values())})"
-        )
-
-    def _one_tick(self) -> None:
-        steps = self.opts.steps_per_tick
-        base = self.tick * steps
+        self._drive()
+        self.checker.sequences(self._sequences())
         for node in self.nodes.values():
             if node.up:
-                node.core.tick()
-                data = self.workload.on_tick(node, self.tick)
-                if data is not None:
-                    ok = node.core.propose(data)
-                    if self.trace.enabled:
-                        self._log(f"{node.id} proposes {self.workload.describe(data)}: {ok}")
-                self._process(node, base)
-        for step in range(steps):
-            now = base + step
-            for msg in self.network.due(now):
-                node = self.nodes.get(msg.to)
-                if node is None or not node.up:
-                    continue
-                if self.trace.enabled:
-                    self._log(f"  {describe_message(msg)}")
-                node.core.step(msg)
-                self._process(node, now)
+                node.check_state(node.core.log.applied, "at the end")
+
+    def _tick_node(self, node: SimNode, now: int) -> None:
+        node.core.tick()
+        data = self.workload.on_tick(node, self.tick)
+        if data is not None:
+            ok = node.core.propose(data)
+            if self.trace.enabled:
+                self._log(f"{node.id} proposes {self.workload.describe(data)}: {ok}")
+        self._process(node, now)
+
+    def _after_node_ticks(self) -> None:
+        """Nothing: this simulation's clients propose and read in :meth:`_chaos`."""
+
+    def _deliver(self, node: SimNode, msg: Any, now: int) -> None:
+        if self.trace.enabled:
+            self._log(f"  {describe_message(msg)}")
+        node.core.step(msg)
+        self._process(node, now)
 
     def _process(self, node: SimNode, now: int) -> None:
         for msg in node.process():
@@ -219,12 +193,7 @@ class Simulation:
 
     def _chaos(self) -> None:
         rng = self.rng
-        if self._heal_at == self.tick:
-            self.network.heal()
-            self._log("partition healed")
-        if not self.network.blocked and rng.random() < self.p_partition:
-            self._partition()
-        self._restart_due()
+        self._heal_partition_restart()
         if rng.random() < self.p_crash:
             self._crash()
         if rng.random() < self.p_transfer:
@@ -255,24 +224,16 @@ class Simulation:
         self._log(f"partition {alone} | {list(rest)} until {self._heal_at}")
 
     def _crash(self) -> None:
-        rng = self.rng
         up = [n for n in self.nodes.values() if n.up]
         if not up:
             return
-        leader = self._leader()
-        victim = leader if leader is not None and rng.random() < 0.5 else rng.choice(up)
+        victim = self._victim(up, 0.5)
         victim.crash()
-        self._restart_at[victim.id] = self.tick + rng.randint(1, 40)
+        self._restart_at[victim.id] = self.tick + self.rng.randint(1, 40)
         self._log(f"crash {victim.id} until {self._restart_at[victim.id]}")
 
-    def _restart_due(self) -> None:
-        for node_id, at in list(self._restart_at.items()):
-            if at <= self.tick:
-                del self._restart_at[node_id]
-                node = self.nodes[node_id]
-                if not node.removed and not node.up:
-                    node.start()
-                    self._log(f"restart {node_id} from {describe_storage(node.storage)}")
+    def _restart_note(self, node: SimNode) -> str:
+        return f" from {describe_storage(node.storage)}"
 
     def _transfer(self) -> None:
         leader = self._leader()
@@ -339,13 +300,17 @@ class Simulation:
 
     # -- liveness ------------------------------------------------------------------------------
 
-    def _heal_everything(self) -> None:
-        self._chaos_on = False
-        self.network.heal()
-        self.network.calm()
-        for node_id in self._restart_at:
-            self._restart_at[node_id] = self.tick
-        self._log("healed: no partitions, no loss, every node restarts")
+    def _before_liveness_tick(self) -> None:
+        opts = self.opts
+        if self.tick % opts.election_ticks == opts.ticks % opts.election_ticks:
+            self._propose_liveness()
+        self._restart_due()
+
+    def _liveness_failure(self) -> str:
+        return (
+            f"liveness: no command committed on every voter within {self.opts.liveness_ticks} "
+            f"ticks of healing ({describe_cluster(self.nodes.values())})"
+        )
 
     def _propose_liveness(self) -> None:
         up = [n for n in self.nodes.values() if n.up]
@@ -390,10 +355,6 @@ class Simulation:
             self.opts.state_check_every,
         )
 
-    def _leader(self) -> SimNode | None:
-        leaders = [n for n in self.nodes.values() if n.is_leader()]
-        return max(leaders, key=lambda n: n.core.term) if leaders else None
-
     def _sequences(self) -> dict[str, list[bytes]]:
         return {
             i: list(n.sm.sequence)
@@ -410,6 +371,3 @@ class Simulation:
         h.update(repr(sorted(self.checker.leaders.items())).encode())
         h.update(b"%d/%d" % (self.network.sent, self.network.dropped))
         return h.hexdigest()[:16]
-
-    def _log(self, text: str) -> None:
-        self.trace.log(self.tick, text)
