@@ -268,6 +268,7 @@ def failover(cluster: Cluster, rounds: int) -> dict:
     writing in a loop with a ``CLIENT_TIMEOUT_S`` timeout and retrying at once on any failure.
     """
     times = []
+    caught_up: list[float] = []  # restart to serving quorum reads again, per round
     acked: dict[str, str] = {}
     for r in range(rounds):
         leader = cluster.wait_leader()
@@ -305,9 +306,9 @@ def failover(cluster: Cluster, rounds: int) -> dict:
         for t in threads:
             t.join()
         times.append(min(after) - killed_at if after else float("inf"))
+        restarted = time.monotonic()
         cluster.restart(leader)
-        cluster.wait_leader()
-        time.sleep(2)
+        caught_up.append(wait_serving(cluster.urls[leader]) - restarted)
     reader = cluster.urls[cluster.wait_leader()]
     lost = 0
     for key, value in acked.items():
@@ -320,7 +321,21 @@ def failover(cluster: Cluster, rounds: int) -> dict:
         "all_s": times,
         "acked": len(acked),
         "lost": lost,
+        "caught_up_s": caught_up,
     }
+
+
+def wait_serving(url: str, timeout: float = 120.0) -> float:
+    """Wait until the member at ``url`` answers a quorum read (it has replayed its log, has a
+    leader and has applied up to the commit index): the next round kills the leader of a whole
+    cluster, not of one still catching up. Returns when (monotonic)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code, _ = http("GET", url + "/v2/keys/?quorum=true", timeout=1.0)
+        if code == 200:
+            return time.monotonic()
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not serve a quorum read within {timeout:g} s of its restart")
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -479,7 +494,11 @@ def print_table(args, ours: dict, ours_log: dict, real: dict) -> list[dict]:
     )
     for name, fo in (("coreemu", fo_a), ("etcd   ", fo_b)):
         rounds = ", ".join(f"{t:.2f}" for t in fo["all_s"])
-        print(f"  {name} rounds: {rounds} s; acked {fo['acked']}, lost {fo['lost']}")
+        back = ", ".join(f"{t:.1f}" for t in fo["caught_up_s"])
+        print(
+            f"  {name} rounds: {rounds} s; acked {fo['acked']}, lost {fo['lost']}; "
+            f"killed member serving again {back} s after its restart"
+        )
     print(
         f"  the same client for both: {WRITERS_PER_MEMBER} writers per surviving member, "
         f"{CLIENT_TIMEOUT_S:g} s timeout, retry at once; writes sent after the SIGKILL count"
