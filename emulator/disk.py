@@ -1,4 +1,4 @@
-"""A node's disk: the one I/O layer under its WAL, snapshots and (later) its disk image.
+"""A node's disk: the one I/O layer under its WAL, snapshots and the fsyncs of its disk image.
 
 Theory of operation. Everything a node writes durably goes through a :class:`Disk`, so that the
 disk faults act in one place and never on the machine's real disk:

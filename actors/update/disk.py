@@ -1,8 +1,11 @@
 """A node's ``disk.img``: a real, sparse GPT disk with CoreOS's partitions, and its one I/O layer.
 
-:class:`ImageFile` is the only code that touches the file's bytes (pread/pwrite, fsync), so disk
-faults can later act on it in one place. :class:`GptDisk` reads and changes the table and the
-USR images through it.
+:class:`ImageFile` is the only code that touches the file's bytes (pread/pwrite, fsync). Given the
+node's :class:`~emulator.disk.RealDisk`, its fsyncs go through the disk-fault layer: ``disk-slow``
+slows them as it slows the WAL's (an install on a slow disk takes longer), and a failing fsync
+fails the install. ``disk-full`` does not act here: the GPT and the USR partitions are raw block
+devices, not files on the full root filesystem, so a real full disk still takes an update.
+:class:`GptDisk` reads and changes the table and the USR images through it.
 
 Layout (16 MiB, sparse; CoreOS's partition numbers and names, sizes scaled down)::
 
@@ -37,6 +40,7 @@ from actors.update.gpt import (
     UsrAttrs,
 )
 from actors.update.payload import HEADER_SIZE, ImageHeader, PayloadError, read_header
+from emulator.disk import RealDisk
 
 DISK_NAME = "disk.img"
 TOTAL_SECTORS = 32768  # 16 MiB
@@ -54,8 +58,15 @@ class DiskError(Exception):
 class ImageFile:
     """Byte-level access to one image file: every read, write and fsync of ``disk.img``."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, disk: RealDisk | None = None):
         self.path = Path(path)
+        self._disk = disk  # the node's disk faults (None: the machine's own fsync, no faults)
+
+    def _fsync(self, fd: int) -> None:
+        if self._disk is None:
+            os.fsync(fd)
+        else:
+            self._disk.fsync_fd(fd, self.path)
 
     def create(self, size: int) -> None:
         """A new sparse file of ``size`` bytes (zeros), replacing nothing: fails if it exists."""
@@ -89,7 +100,7 @@ class ImageFile:
                 while view:
                     n = os.pwrite(fd, view, offset)
                     view, offset = view[n:], offset + n
-            os.fsync(fd)
+            self._fsync(fd)
         finally:
             os.close(fd)
 

@@ -12,6 +12,7 @@ from actors.update.disk import GptDisk
 from actors.update.gpt import UsrAttrs as U
 from actors.update.payload import build_payload
 from emulator.config.cloudmodel import CloudConfig, UpdateOptions
+from emulator.disk import RealDisk
 from emulator.nodectx import StatusBoard
 from emulator.nodelog import NodeLog
 
@@ -85,7 +86,7 @@ def _node(tmp_path, version="2.0.0"):
     cc = CloudConfig(update=UpdateOptions(group="beta", os_version=version))
     spec = SimpleNamespace(cloud_config=cc)
     log = NodeLog("core-01", tmp_path / "node.log")
-    ctx = SimpleNamespace(machine_id=MID, board=StatusBoard())
+    ctx = SimpleNamespace(machine_id=MID, board=StatusBoard(), disk=RealDisk(tmp_path))
     return SimpleNamespace(data_dir=tmp_path, cfg=None, spec=spec, log=log, ctx=ctx)
 
 
