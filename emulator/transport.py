@@ -3,7 +3,9 @@
 Inbound: a ROUTER bound on the node's peer address receives frames from peers (through their
 DEALERs) and from the supervisor. Each frame is decoded and checked once (:mod:`emulator.codec`);
 a bad one is dropped, counted and logged, never raised. Good frames go to the addressed actor with
-``tell``; control frames are answered here.
+``tell``; control frames are answered here. A connection that is not a ZeroMQ peer at all counts
+once when libzmq reports its failed handshake (an HTTP request does); a stream libzmq takes for
+an unfinished ZMTP/1.0 greeting (zeros, a TLS ClientHello) ends without an event, uncounted.
 
 Outbound: :meth:`Transport.send` called on the loop's own thread (the etcd member, the client
 port) routes the frame at once: fault rules (drop, delay, duplicate, reorder), then the peer's
