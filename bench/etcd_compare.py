@@ -14,6 +14,8 @@ Like with like:
   through the surviving members, the leader is SIGKILLed by pid, and only writes sent after the
   kill count; median and max of N rounds. Every acknowledged write is read back afterwards.
 * The exit status is 0 only when every printed target is met.
+* CPU per request of each member's process (from /proc), leader and followers: on a shared
+  machine whose speed drifts, it moves far less than req/s does.
 
 Needs Debian's etcd-server (real etcd) and wrk:  apt-get install etcd-server wrk
     python bench/etcd_compare.py                  # the full table
@@ -87,6 +89,10 @@ class Cluster:
                 return name
         return None
 
+    def pids(self) -> dict[str, int]:
+        """Each member's process id (the whole process: every thread's CPU counts)."""
+        raise NotImplementedError
+
     def wait_leader(self, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -144,6 +150,9 @@ class RealEtcd(Cluster):
         for name in self.addrs:
             self.start(name)
 
+    def pids(self) -> dict[str, int]:
+        return {name: p.pid for name, p in self.procs.items()}
+
     def kill(self, name: str) -> float:
         killed_at = time.monotonic()
         self.procs[name].send_signal(signal.SIGKILL)
@@ -188,6 +197,10 @@ class Coreemu(Cluster):
 
     def up(self) -> None:
         self.cli("up", "-d", str(self.config))
+
+    def pids(self) -> dict[str, int]:
+        status = json.loads(self.cli("status", "--json"))
+        return {n["name"]: n["pid"] for n in status["nodes"] if n.get("pid")}
 
     def kill(self, name: str) -> float:
         # SIGKILL from here, as for real etcd: going through run.py would add its own start-up
@@ -394,6 +407,9 @@ def median_row(runs: list[dict]) -> dict:
     row["errors"] = sum(r["errors"] for r in runs)
     row["valid"] = all(r["valid"] for r in runs)
     row["runs"] = runs
+    cpus = [r["cpu_us"] for r in runs if "cpu_us" in r]
+    if cpus:
+        row["cpu_us"] = {k: statistics.median(cpu[k] for cpu in cpus) for k in cpus[0]}
     stages = [r["stages"] for r in runs if "stages" in r]
     if stages:
         row["stages"] = {k: statistics.median(st[k] for st in stages) for k in stages[0]}
@@ -447,13 +463,40 @@ def load_rounds(entries: list[tuple[Cluster, tuple[str, ...]]], args, script: Pa
 def timed_run(cluster: Cluster, args, script: Path, method: str, c: int) -> dict:
     """One wrk run against the current leader (and, for coreemu's PUTs with --breakdown, the
     leader's time per stage over the run)."""
-    url = cluster.urls[cluster.wait_leader()]
+    leader = cluster.wait_leader()
+    url = cluster.urls[leader]
     timed = args.breakdown and method == "PUT" and type(cluster) is Coreemu
     before = scrape(url) if timed else {}
+    pids = cluster.pids()
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     row = run_wrk(url, method, c, args.duration, script)
+    cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
     if timed:
         row["stages"] = stage_breakdown(before, scrape(url), heartbeat_rtt_ms(url))
+    row["cpu_us"] = cpu_per_request(cpu_before, cpu_after, leader, row["requests"])
     return row
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a whole process so far (all its threads), from /proc; nan if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_request(before: dict, after: dict, leader: str, requests: int) -> dict:
+    """Microseconds of CPU per request: the leader's, and the followers' mean."""
+    if not requests:
+        return {"leader": float("nan"), "follower": float("nan")}
+    used = {name: (after[name] - before[name]) * 1e6 / requests for name in before}
+    followers = [v for name, v in used.items() if name != leader]
+    return {
+        "leader": used.get(leader, float("nan")),
+        "follower": statistics.mean(followers) if followers else float("nan"),
+    }
 
 
 def _cells(row: dict) -> str:
@@ -504,6 +547,34 @@ def print_table(args, ours: dict, ours_log: dict, real: dict) -> list[dict]:
         f"{CLIENT_TIMEOUT_S:g} s timeout, retry at once; writes sent after the SIGKILL count"
     )
     return shown
+
+
+def print_cpu(args, ours: dict, real: dict) -> None:
+    """CPU per request: less at the mercy of a shared machine's speed than req/s is."""
+    print(
+        "\nCPU per request, microseconds (user + system, every thread of each member's process, "
+        "from /proc), median of the rounds"
+    )
+    head = (
+        f"{'load':<36}{'coreemu leader':>15}{'follower':>10}   {'etcd 3.4 leader':>16}"
+        f"{'follower':>10}   {'leader ratio':>12}"
+    )
+    print(head)
+    print("-" * len(head))
+    for label, method in (("PUT", "PUT"), ("quorum GET (ReadIndex / QGET)", "GET")):
+        for c in args.concurrency:
+            a, b = ours[(method, c)].get("cpu_us"), real[(method, c)].get("cpu_us")
+            if not a or not b:
+                continue
+            ratio = a["leader"] / b["leader"] if b["leader"] else float("nan")
+            print(
+                f"{label + f' c={c}':<36}{a['leader']:>15.0f}{a['follower']:>10.0f}   "
+                f"{b['leader']:>16.0f}{b['follower']:>10.0f}   {ratio:>12.2f}"
+            )
+    print(
+        "  a coreemu node's process holds its other parts too (fleet, locksmith, update_engine),\n"
+        "  idle here; the client (wrk) is not counted."
+    )
 
 
 def print_breakdown(args, ours: dict) -> None:
@@ -601,6 +672,7 @@ def main() -> int:
         ours, real, *rest = load_rounds(entries, args, script)
         ours_log = rest[0] if rest else {}
     shown = print_table(args, ours, ours_log, real)
+    print_cpu(args, ours, real)
     if args.breakdown:
         print_breakdown(args, ours)
     return 0 if check_targets(args, ours, real, shown) else 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import pytest
 from cluster_harness import REPO
 
 _spec = importlib.util.spec_from_file_location("etcd_compare", REPO / "bench" / "etcd_compare.py")
@@ -46,3 +47,25 @@ def test_a_run_with_no_answers_is_invalid():
     assert not etcd_compare.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")[
         "valid"
     ]
+
+
+def test_cpu_per_request_splits_the_leader_from_the_followers_mean():
+    before = {"a": 1.0, "b": 2.0, "c": 3.0}
+    after = {"a": 1.5, "b": 2.1, "c": 3.3}  # a: 0.5 s, b: 0.1 s, c: 0.3 s over 1000 requests
+    cpu = etcd_compare.cpu_per_request(before, after, "a", 1000)
+    assert cpu == {"leader": pytest.approx(500.0), "follower": pytest.approx(200.0)}
+
+
+def test_cpu_per_request_of_a_run_without_answers_is_not_a_number():
+    cpu = etcd_compare.cpu_per_request({"a": 1.0}, {"a": 2.0}, "a", 0)
+    assert cpu["leader"] != cpu["leader"] and cpu["follower"] != cpu["follower"]
+
+
+def test_cpu_seconds_of_this_process_grows_and_of_no_process_is_nan():
+    import os
+
+    first = etcd_compare.cpu_seconds(os.getpid())
+    sum(i * i for i in range(300_000))  # burn a little CPU
+    assert etcd_compare.cpu_seconds(os.getpid()) >= first > 0
+    gone = etcd_compare.cpu_seconds(2**22 + 12345)  # above the kernel's pid_max
+    assert gone != gone
