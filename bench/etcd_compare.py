@@ -205,8 +205,7 @@ class Coreemu(Cluster):
     def kill(self, name: str) -> float:
         # SIGKILL from here, as for real etcd: going through run.py would add its own start-up
         # time between "killed" and the actual kill. The supervisor sees the node go down.
-        status = json.loads(self.cli("status", "--json"))
-        pid = next(n["pid"] for n in status["nodes"] if n["name"] == name)
+        pid = self.pids()[name]
         killed_at = time.monotonic()
         os.kill(pid, signal.SIGKILL)
         return killed_at

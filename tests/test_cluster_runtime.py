@@ -136,7 +136,7 @@ def test_garbage_and_foreign_frames_are_counted_and_the_node_keeps_running(clust
     node = cluster.node("core-01")
     address = node["address"]
     # 1. an HTTP request on the TCP port (curl at the peer port): not even a ZeroMQ peer. Not
-    # random bytes: libzmq reads some streams (zeros, a TLS hello: about 1.5 % of random ones) as
+    # random bytes: libzmq reads some streams (zeros, a TLS hello: about 1 % of random ones) as
     # an unfinished ZMTP/1.0 greeting and closes them without a handshake event to count.
     for _ in range(3):
         with socket.create_connection((address, 2380), timeout=5) as s:

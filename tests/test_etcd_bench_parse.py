@@ -4,6 +4,7 @@ column), errors from non-2xx answers and socket errors, and the 0.1 % validity r
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import pytest
 from cluster_harness import REPO
@@ -62,8 +63,6 @@ def test_cpu_per_request_of_a_run_without_answers_is_not_a_number():
 
 
 def test_cpu_seconds_of_this_process_grows_and_of_no_process_is_nan():
-    import os
-
     first = etcd_compare.cpu_seconds(os.getpid())
     sum(i * i for i in range(300_000))  # burn a little CPU
     assert etcd_compare.cpu_seconds(os.getpid()) >= first > 0

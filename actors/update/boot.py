@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from actors.update.disk import DISK_NAME, DiskError, GptDisk, ImageFile
+from actors.update.disk import DISK_NAME, DiskError, GptDisk
 from actors.update.gptprio import failed_above, next_slot
 from actors.update.payload import PayloadError, build_payload
 
@@ -51,7 +51,7 @@ def open_disk(node: Any) -> GptDisk:
     if not path.exists():
         GptDisk.create(path, node.ctx.machine_id, initial_image(node.cfg, node.spec))
         node.log.event("boot", "disk.created", disk=str(path))
-    return GptDisk(path, ImageFile(path, node.ctx.disk))
+    return GptDisk(path, disk=node.ctx.disk)
 
 
 class BootFailed(Exception):

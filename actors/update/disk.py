@@ -124,9 +124,10 @@ def coreos_table(machine_id: str) -> Table:
 class GptDisk:
     """A node's GPT disk image: its table, the USR slots' attributes and images."""
 
-    def __init__(self, path: Path, io: ImageFile | None = None):
+    def __init__(self, path: Path, io: ImageFile | None = None, *, disk: RealDisk | None = None):
+        """``disk``: the node's disk, whose faults the image's fsyncs go through."""
         self.path = Path(path)
-        self.io = io or ImageFile(self.path)
+        self.io = io or ImageFile(self.path, disk)
         self.used_copy = "primary"  # which table copy the last read came from
 
     @classmethod

@@ -25,7 +25,7 @@ from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from actors.update.disk import GptDisk, ImageFile
+from actors.update.disk import GptDisk
 from actors.update.engine import EngineConfig, EngineCore, UpdateStatus
 from actors.update.payload import release_public_key
 from actors.update.shell import CheckNow, ResetStatus, UpdateEngineActor
@@ -152,7 +152,7 @@ def start_update_engine(node: Any) -> UpdateEngine | None:
         return None
     spec, ctx = node.spec, node.ctx
     up = spec.cloud_config.update
-    disk = GptDisk(booted.disk, ImageFile(booted.disk, ctx.disk))  # the node's disk faults act
+    disk = GptDisk(booted.disk, disk=ctx.disk)  # the node's disk faults act on its fsyncs
     slots = dict(disk.usr_slots())
     from actors.update.gptprio import failed_above
 
