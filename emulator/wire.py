@@ -12,6 +12,7 @@ stream raises :class:`WireError`, which callers count and drop.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from typing import Any, TypeVar
 
 import msgpack
@@ -36,10 +37,21 @@ def message(name: str):
         cls.WIRE_NAME = name  # type: ignore[attr-defined]
         cls._wire_fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[attr-defined]
         cls._wire_tag = msgpack.ExtType(_TAG_EXT, name.encode())  # type: ignore[attr-defined]
+        cls._wire_values = _values_getter(cls._wire_fields)  # type: ignore[attr-defined]
         _REGISTRY[name] = cls
+        tag = _Tag(name)
+        tag.cls = cls
+        _TAGS[name.encode()] = tag
         return cls
 
     return register
+
+
+def _values_getter(fields: tuple[str, ...]) -> Any:
+    """``obj -> tuple of its field values``, in C where there are two fields or more."""
+    if len(fields) >= 2:
+        return operator.attrgetter(*fields)
+    return lambda obj: tuple(getattr(obj, f) for f in fields)
 
 
 def wire_name(obj: Any) -> str:
@@ -49,16 +61,17 @@ def wire_name(obj: Any) -> str:
         raise WireError(f"{type(obj).__name__} is not a registered wire message") from None
 
 
-def fields_of(obj: Any) -> list[Any]:
-    return [getattr(obj, f) for f in type(obj)._wire_fields]
+def fields_of(obj: Any) -> tuple[Any, ...]:
+    return type(obj)._wire_values(obj)
 
 
 def _default(obj: Any) -> Any:
     # A message becomes an array led by a tag (an ext holding its type name). Returning a list
     # lets msgpack's C packer carry on in one pass instead of packing each message separately.
-    tag = getattr(type(obj), "_wire_tag", None)
+    cls = type(obj)
+    tag = getattr(cls, "_wire_tag", None)
     if tag is not None:
-        return [tag, *[getattr(obj, f) for f in obj._wire_fields]]
+        return [tag, *cls._wire_values(obj)]
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
     raise TypeError(f"cannot encode {type(obj).__name__}")
@@ -67,17 +80,31 @@ def _default(obj: Any) -> Any:
 class _Tag(str):
     """A decoded message tag: the type name, told apart from ordinary strings by its type."""
 
+    cls: type | None = None  # the registered class of that name (None: an unknown name)
+
+
+# One tag per registered name, made at registration: decoding looks a tag up instead of making
+# one, and finds the class on it (a frame from a peer holds one per message and entry).
+_TAGS: dict[bytes, _Tag] = {}
+
 
 def _ext_hook(code: int, data: bytes) -> Any:
     if code != _TAG_EXT:
         raise WireError(f"unknown ext type {code}")
-    return _Tag(data.decode("utf-8", "replace"))
+    tag = _TAGS.get(data)
+    return tag if tag is not None else _Tag(data.decode("utf-8", "replace"))
 
 
 def _list_hook(items: list) -> Any:
-    if items and type(items[0]) is _Tag:
-        return build(str(items[0]), items[1:])
-    return tuple(items)
+    if not items or type(items[0]) is not _Tag:
+        return tuple(items)
+    tag, cls = items[0], items[0].cls
+    if cls is not None and len(items) == len(cls._wire_fields) + 1:
+        try:
+            return cls(*items[1:])
+        except (TypeError, ValueError) as exc:
+            raise WireError(f"{tag}: {exc}") from None
+    return build(str(tag), items[1:])  # an unknown name or a wrong field count: build says which
 
 
 def build(name: Any, values: Any) -> Any:

@@ -79,3 +79,27 @@ def test_nested_unknown_ext_type_is_rejected():
     bad = msgpack.packb([1, TOKEN, "a", "b", "hb.Ping", (msgpack.ExtType(9, b"x"), 0.0)])
     with pytest.raises(codec.FrameRejected):
         codec.decode(bad, TOKEN)
+
+
+@pytest.mark.parametrize(
+    "nested, reason",
+    [
+        ([wire._TAG_EXT, b"no.Such", 1], "unknown message type 'no.Such'"),
+        ([wire._TAG_EXT, b"raft.Entry", 1, 2, 3], "raft.Entry: expected 4 fields"),
+    ],
+)
+def test_a_bad_message_nested_in_a_payload_is_rejected_with_its_name(nested, reason):
+    import msgpack
+
+    code, name, *fields = nested
+    inner = [msgpack.ExtType(code, name), *fields]
+    frame = msgpack.packb([1, TOKEN, "a", "b", "raft.Snapshot", (1, 2, inner, b"")])
+    with pytest.raises(codec.FrameRejected, match=reason):
+        codec.decode(frame, TOKEN)
+
+
+def test_messages_nested_in_a_payload_decode_to_their_classes():
+    snap = Snapshot(7, 2, ConfState(("n1", "n2")), b"data")
+    got = wire.unpack(wire.pack([snap, Entry(2, 7, 0, b"x"), ("plain", 1)]))
+    assert got == (snap, Entry(2, 7, 0, b"x"), ("plain", 1))
+    assert type(got[0].conf) is ConfState and type(got[2]) is tuple
