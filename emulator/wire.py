@@ -32,6 +32,7 @@ def message(name: str):
     def register(cls: type[T]) -> type[T]:
         if not dataclasses.is_dataclass(cls):
             cls = dataclasses.dataclass(frozen=True, slots=True)(cls)
+            _speed_up_init(cls)
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             raise ValueError(f"wire name {name!r} registered twice")
         cls.WIRE_NAME = name  # type: ignore[attr-defined]
@@ -45,6 +46,30 @@ def message(name: str):
         return cls
 
     return register
+
+
+def _speed_up_init(cls: type) -> None:
+    """Give a frozen, slotted dataclass without defaults an ``__init__`` that stores each field
+    through its slot's own setter. The generated one calls ``object.__setattr__`` per field (to
+    get past the frozen ``__setattr__``), which costs twice as much; messages are built on every
+    hop of a write (entries, requests, events). The class stays frozen, equal and hashable alike."""
+    fields = dataclasses.fields(cls)
+    plain = all(
+        f.init
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+        and f._field_type is dataclasses._FIELD  # type: ignore[attr-defined]  # not an InitVar
+        for f in fields
+    )
+    if not plain or hasattr(cls, "__post_init__") or "__slots__" not in cls.__dict__:
+        return
+    names = [f.name for f in fields]
+    scope = {f"_set_{n}": cls.__dict__[n].__set__ for n in names}
+    body = "".join(f"    _set_{n}(self, {n})\n" for n in names) or "    pass\n"
+    exec(f"def __init__(self, {', '.join(names)}):\n{body}", scope)
+    init = scope["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[misc]
 
 
 def _values_getter(fields: tuple[str, ...]) -> Any:
