@@ -56,6 +56,14 @@ def test_a_lagging_follower_catches_up_by_snapshot_and_all_recover_from_snapshot
     for key, value in expected.items():
         assert put(url, key, value) in (200, 201)
     assert snapshot_files(run.run_dir, leader), "the leader should have taken snapshots"
+    taken = [
+        json.loads(line)
+        for line in run.cli("logs", "--node", leader, "--json").stdout.splitlines()
+        if '"member.snapshot"' in line
+    ]
+    assert taken and all(e["fields"]["took_ms"] >= 0 for e in taken), (
+        "each snapshot says how long it took"
+    )
 
     run.cli("fault", "restart", follower)
     caught_up = run.wait_for(

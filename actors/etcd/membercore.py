@@ -393,6 +393,7 @@ class MemberCore:
         applied = self.core.log.applied
         if applied - self._snap_index < self.settings.snapshot_count:
             return
+        started = self.clock.monotonic()
         snap = self.core.make_snapshot(self.store.snapshot())
         self.snaps.save(snap)
         self.wal.mark_snapshot(snap.index, snap.term)
@@ -400,7 +401,8 @@ class MemberCore:
         self.wal.release_to(snap.index)
         self.snaps.purge()
         self._snap_index = snap.index
-        self.log("member.snapshot", index=snap.index, term=snap.term)
+        took_ms = round((self.clock.monotonic() - started) * 1000, 1)  # the loop waits that long
+        self.log("member.snapshot", index=snap.index, term=snap.term, took_ms=took_ms)
 
     def watch_voters(self, listener: Callable[[tuple[str, ...]], None]) -> tuple[str, ...]:
         """Call ``listener(voters)`` (on the driver's thread) whenever the voters change, from
