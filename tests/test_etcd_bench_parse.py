@@ -68,3 +68,9 @@ def test_cpu_seconds_of_this_process_grows_and_of_no_process_is_nan():
     assert etcd_compare.cpu_seconds(os.getpid()) >= first > 0
     gone = etcd_compare.cpu_seconds(2**22 + 12345)  # above the kernel's pid_max
     assert gone != gone
+
+
+def test_real_etcd_snapshots_as_often_as_coreemu_does_by_default():
+    from emulator.config.cloudmodel import Etcd2Options
+
+    assert etcd_compare.SNAPSHOT_COUNT == Etcd2Options().snapshot_count
