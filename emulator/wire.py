@@ -12,6 +12,7 @@ stream raises :class:`WireError`, which callers count and drop.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import operator
 from typing import Any, TypeVar
 
@@ -54,16 +55,14 @@ def _speed_up_init(cls: type) -> None:
     get past the frozen ``__setattr__``), which costs twice as much; messages are built on every
     hop of a write (entries, requests, events). The class stays frozen, equal and hashable alike."""
     fields = dataclasses.fields(cls)
-    plain = all(
-        f.init
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
-        and f._field_type is dataclasses._FIELD  # type: ignore[attr-defined]  # not an InitVar
+    names = [f.name for f in fields]
+    params = list(inspect.signature(cls.__init__).parameters)[1:]  # InitVars show up here too
+    plain = params == names and all(
+        f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         for f in fields
     )
     if not plain or hasattr(cls, "__post_init__") or "__slots__" not in cls.__dict__:
         return
-    names = [f.name for f in fields]
     scope = {f"_set_{n}": cls.__dict__[n].__set__ for n in names}
     body = "".join(f"    _set_{n}(self, {n})\n" for n in names) or "    pass\n"
     exec(f"def __init__(self, {', '.join(names)}):\n{body}", scope)

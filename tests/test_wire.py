@@ -40,3 +40,12 @@ def test_a_wrong_call_fails_as_a_dataclass_would():
 def test_fields_with_defaults_keep_the_dataclass_constructor():
     assert WithDefault(1) == WithDefault(1, "x")
     assert wire.unpack(wire.pack(WithDefault(2, "z"))) == WithDefault(2, "z")
+
+
+def test_an_init_only_field_keeps_the_dataclass_constructor():
+    @wire.message("test.WithInitVar")
+    class WithInitVar:
+        a: int
+        unused: dataclasses.InitVar[int]  # taken by the constructor, stored nowhere
+
+    assert WithInitVar(2, 3).a == 2
