@@ -49,6 +49,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from emulator.procstat import cpu_seconds
+
 REPO = Path(__file__).resolve().parent.parent
 VALUE = "v" * 100
 MAX_ERROR_RATE = 0.001  # a row with more errors than this is not a measurement
@@ -481,16 +483,6 @@ def timed_run(cluster: Cluster, args, script: Path, method: str, c: int) -> dict
         row["stages"] = stage_breakdown(before, scrape(url), heartbeat_rtt_ms(url))
     row["cpu_us"] = cpu_per_request(cpu_before, cpu_after, leader, row["requests"])
     return row
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a whole process so far (all its threads), from /proc; nan if gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_per_request(before: dict, after: dict, leader: str, requests: int) -> dict:

@@ -22,8 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from emulator.procstat import cpu_seconds
+
 REPO = Path(__file__).resolve().parent.parent
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def write_config(directory: Path, size: int, subnet: str, members: int) -> Path:
@@ -64,12 +65,6 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def cpu_ticks(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
 def measure(size: int, idle_s: float, members: int, workdir: Path, index: int) -> dict:
     env = dict(os.environ, COREEMU_RUNS=str(workdir / "runs"), NO_COLOR="1")
     config = write_config(workdir, size, f"127.0.{200 + index}.0/24", members)
@@ -104,10 +99,10 @@ def measure(size: int, idle_s: float, members: int, workdir: Path, index: int) -
         sup = report.get("supervisor_pid")
         rss = [rss_mb(p) for p in pids]
         everyone = pids + ([sup] if sup else [])
-        before = sum(cpu_ticks(p) for p in everyone)
+        before = sum(cpu_seconds(p) for p in everyone)
         t0 = time.monotonic()
         time.sleep(idle_s)
-        used = (sum(cpu_ticks(p) for p in everyone) - before) / CLK_TCK
+        used = sum(cpu_seconds(p) for p in everyone) - before
         elapsed = time.monotonic() - t0
     finally:
         cli(env, "down", timeout=120)

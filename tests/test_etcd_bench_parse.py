@@ -74,3 +74,16 @@ def test_real_etcd_snapshots_as_often_as_coreemu_does_by_default():
     from emulator.config.cloudmodel import Etcd2Options
 
     assert etcd_compare.SNAPSHOT_COUNT == Etcd2Options().snapshot_count
+
+
+def test_cpu_seconds_reads_a_live_process_and_is_nan_for_a_gone_one():
+    import math
+    import subprocess
+    import sys
+
+    from emulator.procstat import cpu_seconds
+
+    assert cpu_seconds(os.getpid()) > 0
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert math.isnan(cpu_seconds(child.pid))
