@@ -87,3 +87,14 @@ def test_cpu_seconds_reads_a_live_process_and_is_nan_for_a_gone_one():
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     assert math.isnan(cpu_seconds(child.pid))
+
+
+def test_without_failovers_the_table_and_targets_leave_the_failover_out(capsys):
+    args = etcd_compare.argparse.Namespace(duration=1, rounds=1, concurrency=[1], failovers=0)
+    row = {**etcd_compare.parse_wrk(REPORT.format(requests=275, errors="")), "runs": []}
+    row["runs"] = [dict(row)]
+    results = {("PUT", 1): row, ("GET", 1): row}
+    shown = etcd_compare.print_table(args, results, {}, results)
+    assert etcd_compare.check_targets(args, results, results, shown)  # ratio 1.0 meets c=1 p50
+    out = capsys.readouterr().out
+    assert "PUT c=1" in out and "failover" not in out
