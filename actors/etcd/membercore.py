@@ -24,11 +24,11 @@ each Ready once persisted and each entry as applied (the simulator's checkers).
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from typing import Any
 
 from actors.etcd import v2api
+from actors.etcd.appliedmarks import WINDOW, AppliedMarks
 from actors.etcd.commands import V2Request
 from actors.etcd.errors import EtcdError
 from actors.etcd.memberports import (
@@ -62,7 +62,6 @@ from emulator import wire
 
 REQUEST_TIMEOUT_S = 5.0
 SYNC_INTERVAL_S = 0.5
-APPLIED_MARK_EVERY = 25  # log every 25th applied entry: checkers compare them across nodes
 
 
 class MemberCore:
@@ -112,6 +111,7 @@ class MemberCore:
         self.counters = MemberCounters()
         self.stats = RaftStats()
         self.stage_times = StageTimes()
+        self._marks = AppliedMarks()
         self._writes: dict[str, PendingRequest] = {}
         self._proposed: dict[bytes, V2Request] = {}  # packed -> request, for writes proposed here
         self._reads: dict[bytes, PendingRequest] = {}
@@ -341,9 +341,10 @@ class MemberCore:
 
     def _apply(self, entry: Any) -> None:
         self.counters.applied += 1
-        if entry.index % APPLIED_MARK_EVERY == 0:
+        crc = self._marks.applied(entry.index, entry.term, entry.data)
+        if crc is not None:  # checkers compare each window's CRC across nodes
             self.log(
-                "raft.applied_mark", index=entry.index, term=entry.term, crc=zlib.crc32(entry.data)
+                "raft.applied_mark", index=entry.index, term=entry.term, crc=crc, window=WINDOW
             )
         if entry.kind == EntryKind.CONF_CHANGE:
             self.membership.applied(entry)

@@ -2,10 +2,11 @@
 
 - One leader per term: every ``raft.leader_changed`` record names the leader a node followed (or
   was) in a term; two different names for one term, from any nodes, break election safety.
-- A committed index never changes its entry: members log every 25th applied entry
-  (``raft.applied_mark``: index, term and a CRC of the data); the same index applied with another
-  term or data — on two nodes, or on one node before and after a restart — breaks state machine
-  safety.
+- A committed index never changes its entry: members log a CRC of each window of 100 applied
+  entries (``raft.applied_mark``: the window's last index and term, and a CRC chained over every
+  entry's term and data; see ``actors/etcd/appliedmarks.py``); one window with two CRCs — on two
+  nodes, or on one node before and after a restart — means some entry in it was applied with
+  another term or data, which breaks state machine safety.
 """
 
 from __future__ import annotations
@@ -64,12 +65,14 @@ def check_raft(data: RunData) -> Verdict:
         if len(who) > 1
     ]
     problems += applied_conflicts(records)
-    marks = sum(1 for _, r in records if r.get("event") == "raft.applied_mark")
-    details = {"terms": len(leaders), "applied_marks": marks,
+    mark_fields = [r.get("fields", {}) for _, r in records if r.get("event") == "raft.applied_mark"]
+    marks, windows = len(mark_fields), len({f.get("index") for f in mark_fields})
+    details = {"terms": len(leaders), "applied_marks": marks, "applied_windows": windows,
                "leaders": {str(t): sorted(w) for t, w in sorted(leaders.items())}}  # fmt: skip
     if problems:
         return Verdict("raft-invariants", False, f"{len(problems)} violation(s)", details, problems)
     return Verdict(
         "raft-invariants", True,
-        f"{len(leaders)} terms with one leader each; {marks} applied entries agree", details,
+        f"{len(leaders)} terms with one leader each; applied entries agree across nodes in "
+        f"{windows} window(s) ({marks} marks)", details,
     )  # fmt: skip

@@ -71,4 +71,6 @@ def test_agreeing_logs_are_valid():
         "core-02": [_rec("raft.leader_changed", leader="core-01", term=1),
                     _rec("raft.applied_mark", index=25, term=1, crc=3)],
     }  # fmt: skip
-    assert check_raft(RunData([], [], logs, [], [], {})).valid is True
+    verdict = check_raft(RunData([], [], logs, [], [], {}))
+    assert verdict.valid is True
+    assert "applied entries agree across nodes in 1 window(s) (2 marks)" in verdict.summary
