@@ -14,8 +14,8 @@ never ``ask(...).get()`` an actor on the same loop or
 
 This is the one module that uses Pykka 4's private hooks (``_create_actor_inbox``,
 ``_start_actor_loop``, ``_handle_receive``, ``_handle_failure``, ``_actor_loop_teardown``,
-``_stop``). setup.cfg asks for ``pykka>=4.0``: a new major version may move them, which
-tests/test_loopactor.py would catch.
+``_stop``). setup.cfg asks for ``pykka>=4.0,<5`` (4.0.0 and 4.5.0 checked): a new major version
+may move them, and tests/test_loopactor.py is where that would show.
 """
 
 from __future__ import annotations
