@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from proc_waits import wait_until
 
 from emulator import etcdctl
 from emulator.etcdctl_client import (
@@ -380,7 +381,7 @@ def test_member_add_and_remove_match(pair):
             code, out, err = client(pair[0], "member", "add", "gamma", peer)
         assert (code, err) == (0, ""), err
         # real etcdctl syncs and may send the add to beta; alpha applies it a heartbeat later
-        new = members_eventually(pair[0], lambda ms: [m for m in ms if peer in m["peerURLs"]])
+        new = wait_until(lambda: [m for m in members(pair[0]) if peer in m["peerURLs"]], 10)
         assert len(new) == 1 and new[0]["name"] == ""
         new_id = new[0]["id"]
         health_code, health, _ = client(pair[0], "cluster-health")  # one unstarted: degraded
@@ -391,7 +392,7 @@ def test_member_add_and_remove_match(pair):
         ]
         code, out, err = client(pair[0], "member", "remove", new_id)
         assert (code, out, err) == (0, f"Removed member {new_id} from cluster\n", "")
-        assert members_eventually(pair[0], lambda ms: peer not in json.dumps(ms))
+        wait_until(lambda: peer not in json.dumps(members(pair[0])), 10, "alpha to drop the member")
         results.append(outputs)
     assert results[1] == results[0]
     added, listed, (health_code, health) = results[0]
@@ -403,17 +404,6 @@ def test_member_add_and_remove_match(pair):
 
 def members(url: str) -> list[dict]:
     return json.loads(http("GET", url + "/v2/members")[2])["members"]
-
-
-def members_eventually(url: str, check, timeout_s: float = 5.0):
-    """``check(members)`` once it is truthy on ``url``, else its last falsy value.
-
-    A member change is applied on each member when it learns the commit, so a member other than
-    the one that answered the request can lag it briefly."""
-    deadline = time.monotonic() + timeout_s
-    while not (found := check(members(url))) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return found
 
 
 @pytest.mark.parametrize(
