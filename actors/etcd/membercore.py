@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors.etcd import v2api
-from actors.etcd.appliedmarks import WINDOW, AppliedMarks
+from actors.etcd.appliedmarks import AppliedMarks
 from actors.etcd.commands import V2Request
 from actors.etcd.errors import EtcdError
 from actors.etcd.memberports import (
@@ -344,7 +344,11 @@ class MemberCore:
         crc = self._marks.applied(entry.index, entry.term, entry.data)
         if crc is not None:  # checkers compare each window's CRC across nodes
             self.log(
-                "raft.applied_mark", index=entry.index, term=entry.term, crc=crc, window=WINDOW
+                "raft.applied_mark",
+                index=entry.index,
+                term=entry.term,
+                crc=crc,
+                window=self._marks.window,
             )
         if entry.kind == EntryKind.CONF_CHANGE:
             self.membership.applied(entry)

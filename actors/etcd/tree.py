@@ -62,21 +62,18 @@ class Tree:
     def detach(self, node: Node) -> list[str]:
         """Take ``node`` and everything below it out of the tree; the removed paths, deepest
         first (whose watchers must hear of the removal)."""
-        parent = node.parent
-        if node.children is None and parent is not None:  # a key: the commonest case, no walk
-            self.expiry.discard(node)
-            name = node.name
-            if parent.children is not None and parent.children.get(name) is node:
-                del parent.children[name]
-            return [node.path]
-        removed = list(node.walk())
-        removed.reverse()
+        if node.children is None:  # a key, the commonest case: nothing below it to walk
+            removed = [node]
+        else:
+            removed = list(node.walk())
+            removed.reverse()
         for n in removed:
             self.expiry.discard(n)
         parent = node.parent
         if parent is not None and parent.children is not None:
-            if parent.children.get(node.name) is node:
-                del parent.children[node.name]
+            name = node.name
+            if parent.children.get(name) is node:
+                del parent.children[name]
         return [n.path for n in removed]
 
     def set_ttl(self, node: Node, expire_ns: int) -> None:
