@@ -23,14 +23,17 @@ class Action(str, Enum):
     EXPIRE = "expire"
 
 
+# The plain strings, for the hot paths: an enum member's ``.value`` is a descriptor call each time.
+GET, CREATE, SET, UPDATE, DELETE = "get", "create", "set", "update", "delete"
+COMPARE_AND_SWAP, COMPARE_AND_DELETE, EXPIRE = "compareAndSwap", "compareAndDelete", "expire"
+assert [a.value for a in Action] == [
+    GET, CREATE, SET, UPDATE, DELETE, COMPARE_AND_SWAP, COMPARE_AND_DELETE, EXPIRE
+]  # fmt: skip
+
 # Actions whose body noValueOnSuccess empties (etcd's writeKeyEvent).
-VALUE_ACTIONS = frozenset(
-    {Action.SET.value, Action.CREATE.value, Action.UPDATE.value, Action.COMPARE_AND_SWAP.value}
-)
+VALUE_ACTIONS = frozenset({SET, CREATE, UPDATE, COMPARE_AND_SWAP})
 # Actions that remove a node (and so notify watchers below it).
-REMOVE_ACTIONS = frozenset(
-    {Action.DELETE.value, Action.COMPARE_AND_DELETE.value, Action.EXPIRE.value}
-)
+REMOVE_ACTIONS = frozenset({DELETE, COMPARE_AND_DELETE, EXPIRE})
 
 
 @message("etcd.Node")
@@ -60,6 +63,4 @@ class Event:
     @property
     def is_created(self) -> bool:
         """A create, or a set of a key that did not exist: HTTP 201 instead of 200."""
-        return self.action == Action.CREATE.value or (
-            self.action == Action.SET.value and self.prev_node is None
-        )
+        return self.action == CREATE or (self.action == SET and self.prev_node is None)

@@ -44,8 +44,12 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def dumps_bytes(obj: Any) -> bytes:
-    """:func:`dumps` as UTF-8; a lone surrogate (undecodable input) becomes ``\\ufffd`` like Go."""
-    text = dumps(obj)
+    """:func:`dumps` as UTF-8 (see :func:`encode_utf8`)."""
+    return encode_utf8(dumps(obj))
+
+
+def encode_utf8(text: str) -> bytes:
+    """JSON text as UTF-8; a lone surrogate (undecodable input) becomes ``\\ufffd`` like Go."""
     try:
         return text.encode()
     except UnicodeEncodeError:

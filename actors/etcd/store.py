@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.etcd import errors as E
+from actors.etcd import event as ev
 from actors.etcd import stats as S
 from actors.etcd.commands import Method, V2Request
 from actors.etcd.errors import EtcdError
-from actors.etcd.event import Action, Event, NodeView
+from actors.etcd.event import Event, NodeView
 from actors.etcd.history import HISTORY_CAPACITY, EventHistory
 from actors.etcd.node import MIN_EXPIRE_NS, PERMANENT, Node, clean_path, compare_failure, split_path
 from actors.etcd.snapshot import decode_snapshot, encode_snapshot
@@ -72,7 +73,7 @@ class KeyStore:
             self.counters.inc(S.GET_FAIL)
             return err
         self.counters.inc(S.GET_SUCCESS)
-        return Event(Action.GET.value, node.listing(now_ns, recursive, sorted), None, False)
+        return Event(ev.GET, node.listing(now_ns, recursive, sorted), None, False)
 
     def watch(
         self,
@@ -206,7 +207,7 @@ class KeyStore:
         if req.refresh and prev is not None:
             value = prev.value
         event = self._internal_create(
-            path, req.dir, value, True, req.expiration, Action.SET.value, req.time_ns
+            path, req.dir, value, True, req.expiration, ev.SET, req.time_ns
         )
         self._record(event, refresh=req.refresh)
         return event
@@ -221,7 +222,7 @@ class KeyStore:
             req.value,
             False,
             req.expiration,
-            Action.CREATE.value,
+            ev.CREATE,
             req.time_ns,
         )
         self._record(event)
@@ -284,7 +285,7 @@ class KeyStore:
         self.tree.set_ttl(node, req.expiration)
         view = node.repr(now)
         event = Event(
-            Action.UPDATE.value,
+            ev.UPDATE,
             NodeView(
                 path,
                 view.value,
@@ -314,7 +315,7 @@ class KeyStore:
         node.value = value
         node.modified_index = self.index
         self.tree.set_ttl(node, req.expiration)
-        event = Event(Action.COMPARE_AND_SWAP.value, node.repr(req.time_ns), prev_view, False)
+        event = Event(ev.COMPARE_AND_SWAP, node.repr(req.time_ns), prev_view, False)
         self._record(event, refresh=req.refresh)
         return event
 
@@ -332,7 +333,7 @@ class KeyStore:
                 raise EtcdError(E.DIR_NOT_EMPTY, path, cur)
         nxt = cur + 1
         view = NodeView(path, None, node.is_dir, None, 0, None, nxt, node.created_index)
-        event = Event(Action.DELETE.value, view, node.repr(req.time_ns), False)
+        event = Event(ev.DELETE, view, node.repr(req.time_ns), False)
         removed = self.tree.detach(node)
         self.index = nxt
         self._record(event, removed=removed)
@@ -345,7 +346,7 @@ class KeyStore:
         self._compare(node, "" if path == ROOT else path, req.prev_value, req.prev_index)
         self.index += 1
         view = NodeView(path, None, False, None, 0, None, self.index, node.created_index)
-        event = Event(Action.COMPARE_AND_DELETE.value, view, node.repr(req.time_ns), False)
+        event = Event(ev.COMPARE_AND_DELETE, view, node.repr(req.time_ns), False)
         removed = self.tree.detach(node)
         self._record(event, removed=removed)
         return event
@@ -358,7 +359,7 @@ class KeyStore:
             view = NodeView(
                 node.path, None, node.is_dir, None, 0, None, self.index, node.created_index
             )
-            event = Event(Action.EXPIRE.value, view, node.repr(cutoff_ns), False)
+            event = Event(ev.EXPIRE, view, node.repr(cutoff_ns), False)
             removed = self.tree.detach(node)
             self.counters.inc(S.EXPIRE_COUNT)
             self._record(event, removed=removed)

@@ -22,7 +22,7 @@ from actors.etcd.commands import Method, V2Request
 from actors.etcd.errors import EtcdError
 from actors.etcd.event import VALUE_ACTIONS, Event
 from actors.etcd.node import clean_path
-from actors.etcd.v2json import event_dict
+from actors.etcd.v2json import event_json_bytes
 
 KEYS_PREFIX = "/v2/keys"
 ALLOWED_METHODS = ("HEAD", "GET", "PUT", "POST", "DELETE")
@@ -275,7 +275,7 @@ def render_event(
 ) -> Response:
     """A read or write answer: 201 for a create (or a set of a new key), else 200."""
     no_value = no_value_on_success and event.action in VALUE_ACTIONS
-    body = gojson.dumps_bytes(event_dict(event, no_value)) + b"\n"
+    body = event_json_bytes(event, no_value) + b"\n"
     status = 201 if event.is_created else 200
     return Response(status, _raft_headers(etcd_index, raft_index, raft_term), body)
 
@@ -295,7 +295,7 @@ def watch_headers(start_index: int, raft_index: int, raft_term: int) -> dict[str
 
 def watch_line(event: Event) -> bytes:
     """One event of a watch answer (one-shot: the whole body; stream: one line of it)."""
-    return gojson.dumps_bytes(event_dict(event)) + b"\n"
+    return event_json_bytes(event) + b"\n"
 
 
 def render_watch_event(

@@ -8,9 +8,12 @@ trailing zeros dropped, as Go's ``time.Time`` marshals it.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from actors.etcd import gojson
 from actors.etcd.event import Event, NodeView
 
 NS_PER_S = 1_000_000_000
@@ -30,34 +33,55 @@ def format_expiration(unix_ns: int) -> str:
     return text + "Z"
 
 
-def node_dict(view: NodeView) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if view.key != "/":
-        out["key"] = view.key
+# A string made only of these is its own JSON text, in Go's encoding too (printable ASCII without
+# the quote, the backslash and the three HTML characters Go escapes): the common key and value.
+_PLAIN = re.compile(r"[ !#-%'-;=?-\[\]-~]*")
+
+
+def _string(text: str) -> str:
+    if _PLAIN.fullmatch(text):
+        return f'"{text}"'
+    return gojson.dumps(text)
+
+
+def node_json(view: NodeView) -> str:
+    """The node as etcd's JSON (compact, Go's escapes), written directly: the same text as
+    ``gojson.dumps`` of the equivalent dict at a third of the cost, on every answer."""
+    out = "{" if view.key == "/" else '{"key":' + _string(view.key) + ","
     if view.value is not None:
-        out["value"] = view.value
+        out += '"value":' + _string(view.value) + ","
     if view.dir:
-        out["dir"] = True
+        out += '"dir":true,'
     if view.expiration is not None:
-        out["expiration"] = format_expiration(view.expiration)
+        out += '"expiration":"' + format_expiration(view.expiration) + '",'
     if view.ttl:
-        out["ttl"] = view.ttl
+        out += f'"ttl":{view.ttl},'
     if view.nodes:
-        out["nodes"] = [node_dict(child) for child in view.nodes]
+        out += '"nodes":[' + ",".join([node_json(child) for child in view.nodes]) + "],"
     if view.modified_index:
-        out["modifiedIndex"] = view.modified_index
+        out += f'"modifiedIndex":{view.modified_index},'
     if view.created_index:
-        out["createdIndex"] = view.created_index
-    return out
+        out += f'"createdIndex":{view.created_index},'
+    return out[:-1] + "}" if out[-1] == "," else out + "}"
+
+
+def event_json(event: Event, no_value: bool = False) -> str:
+    """The event object as JSON text; ``no_value`` drops node and prevNode (noValueOnSuccess).
+    etcd's HTTP layer clones the event without its Refresh flag, so "refresh" never shows."""
+    out = '{"action":' + _string(event.action)
+    if no_value:
+        return out + "}"
+    out += ',"node":' + node_json(event.node)
+    if event.prev_node is not None:
+        out += ',"prevNode":' + node_json(event.prev_node)
+    return out + "}"
+
+
+def event_json_bytes(event: Event, no_value: bool = False) -> bytes:
+    """:func:`event_json` as UTF-8, a lone surrogate written as Go writes it."""
+    return gojson.encode_utf8(event_json(event, no_value))
 
 
 def event_dict(event: Event, no_value: bool = False) -> dict[str, Any]:
-    """The event object; ``no_value`` drops node and prevNode (noValueOnSuccess)."""
-    out: dict[str, Any] = {"action": event.action}
-    if no_value:
-        return out
-    out["node"] = node_dict(event.node)
-    if event.prev_node is not None:
-        out["prevNode"] = node_dict(event.prev_node)
-    # etcd's HTTP layer clones the event without its Refresh flag, so "refresh" never shows.
-    return out
+    """The event object as a dict (the simulator's record of an answer)."""
+    return json.loads(event_json(event, no_value))

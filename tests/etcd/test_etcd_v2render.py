@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from actors.etcd.errors import EtcdError
 from actors.etcd.event import Event, NodeView
 from actors.etcd.gojson import dumps, dumps_bytes
@@ -17,7 +20,7 @@ from actors.etcd.v2api import (
     watch_headers,
     watch_line,
 )
-from actors.etcd.v2json import format_expiration
+from actors.etcd.v2json import event_dict, event_json_bytes, format_expiration
 
 
 def ns(text: str) -> int:
@@ -187,3 +190,67 @@ def test_json_escapes_are_gos():
     assert dumps({"v": '\b\f\n\r\t"\\b'}) == '{"v":"\\u0008\\u000c\\n\\r\\t\\"\\\\b"}'
     assert dumps({"v": "\u2028\u2029"}) == '{"v":"\\u2028\\u2029"}'
     assert dumps_bytes({"v": "x\udc80"}) == b'{"v":"x\\ufffd"}'
+
+
+def _node_as_dict(view: NodeView) -> dict:
+    """The oracle: etcd's NodeExtern with its omitempty tags, as a dict in Go's field order."""
+    fields = [
+        ("key", view.key if view.key != "/" else None),
+        ("value", view.value),
+        ("dir", view.dir or None),
+        ("expiration", format_expiration(view.expiration) if view.expiration is not None else None),
+        ("ttl", view.ttl or None),
+        ("nodes", [_node_as_dict(c) for c in view.nodes] if view.nodes else None),
+        ("modifiedIndex", view.modified_index or None),
+        ("createdIndex", view.created_index or None),
+    ]
+    return {name: value for name, value in fields if value is not None}
+
+
+_texts = st.text(
+    alphabet=st.sampled_from(list('az09/_-. "\\<>&\x00\x1f\x7f\b\féü\u2028\u2029\U0001f600\udc80')),
+    max_size=12,
+)
+_views = st.recursive(
+    st.builds(
+        NodeView,
+        _texts,
+        st.one_of(st.none(), _texts),
+        st.booleans(),
+        st.one_of(st.none(), st.integers(-(10**18), 10**19)),
+        st.integers(-5, 10**6),
+        st.none(),
+        st.integers(0, 10**9),
+        st.integers(0, 10**9),
+    ),
+    lambda kids: st.builds(
+        NodeView,
+        _texts,
+        st.none(),
+        st.just(True),
+        st.none(),
+        st.just(0),
+        st.lists(kids, max_size=3).map(tuple),
+        st.integers(0, 9),
+        st.integers(0, 9),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["set", "get", "delete", "expire", "compareAndSwap"]),
+    _views | st.builds(lambda v: v, st.just(file("/", None, 0, 0))),
+    st.one_of(st.none(), _views),
+    st.booleans(),
+)
+def test_direct_json_writer_matches_the_dict_through_gos_encoder(action, node, prev, no_value):
+    ev = Event(action, node, prev, False)
+    want: dict = {"action": action}
+    if not no_value:
+        want["node"] = _node_as_dict(node)
+        if prev is not None:
+            want["prevNode"] = _node_as_dict(prev)
+    assert event_json_bytes(ev, no_value) == dumps_bytes(want)
+    assert event_dict(ev, no_value) == want
