@@ -23,7 +23,7 @@ class MemberObserver(Protocol):
     def applied(self, entry: Entry, request: V2Request | None) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class PendingRequest:
     reply: Reply
     deadline: float

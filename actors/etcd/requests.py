@@ -33,7 +33,8 @@ class MemberSettings:
     quorum_reads_via_log: bool = False
 
 
-@dataclass(frozen=True)
+# Per request, so slotted and not frozen (a frozen __init__ pays a setattr call per field).
+@dataclass(slots=True)
 class ClientWrite:
     request: V2Request
     no_value_on_success: bool
@@ -41,7 +42,7 @@ class ClientWrite:
     received: float = 0.0  # time.monotonic() when the client port parsed it (0: unknown)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ClientRead:
     read: v2api.Read
     reply: Reply  # called once with a v2api.Response
