@@ -20,7 +20,7 @@ class FrameRejected(ValueError):
     """A frame that must be dropped; ``str(exc)`` is the reason."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per frame each way: a frozen __init__ costs a setattr call per field
 class Envelope:
     source: str  # node name, or "_supervisor" / "_client" for control traffic
     actor: str  # destination actor name on the receiving node

@@ -207,7 +207,7 @@ class KeyStore:
         if req.refresh and prev is not None:
             value = prev.value
         event = self._internal_create(
-            path, req.dir, value, True, req.expiration, ev.SET, req.time_ns
+            path, req.dir, value, True, req.expiration, ev.SET, req.time_ns, found=prev
         )
         self._record(event, refresh=req.refresh)
         return event
@@ -237,21 +237,27 @@ class KeyStore:
         expire_ns: int,
         action: str,
         now: int,
+        found: Node | None = None,
     ) -> Event:
+        """etcd's ``internalCreate``; ``found`` is the node at ``path`` if the caller looked it
+        up already (a set over a key: no second walk)."""
         cur = self.index
         nxt = cur + 1
         if path == ROOT:
             raise EtcdError(E.ROOT_READ_ONLY, ROOT, cur)
         if expire_ns < MIN_EXPIRE_NS:
             expire_ns = PERMANENT
-        dir_name, name = split_path(path)
-        try:
-            parent = self.tree.make_dirs(dir_name, nxt, cur)
-        except EtcdError:
-            self.counters.inc(S.SET_FAIL)  # etcd counts a walk failure as a failed set too
-            raise
-        assert parent.children is not None
-        existing = parent.children.get(name)
+        if found is not None and found.parent is not None:
+            parent, name, existing = found.parent, found.name, found
+        else:
+            dir_name, name = split_path(path)
+            try:
+                parent = self.tree.make_dirs(dir_name, nxt, cur)
+            except EtcdError:
+                self.counters.inc(S.SET_FAIL)  # etcd counts a walk failure as a failed set too
+                raise
+            assert parent.children is not None
+            existing = parent.children.get(name)
         prev_view: NodeView | None = None
         if existing is not None:
             if not replace:
