@@ -26,7 +26,7 @@ from http import HTTPStatus
 from urllib.parse import unquote
 
 MAX_HEADER_BYTES = 1 << 20  # Go's DefaultMaxHeaderBytes
-_BAD_HEAD_CHARS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BAD_HEAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TOKEN_RE = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _REQUEST_LINE = re.compile(rf"({_TOKEN_RE}) ([^ \r]+) (HTTP/[^ \r]*)\r?")
 _FIELD_LINE = rf"{_TOKEN_RE}:[^\r\n]*\r?"
@@ -59,7 +59,7 @@ class Request:
     method: str
     path: str  # percent-decoded, without the query
     query: str  # raw (undecoded) query string, "" when there is none
-    headers: dict[str, str]  # lower-cased names; repeated fields joined with ", "
+    headers: dict[str, str]  # lower-cased names; repeated fields joined with ", "; read-only
     body: bytes
     keep_alive: bool
     http10: bool = False
@@ -181,7 +181,7 @@ class RequestParser:
                 return NEED_DATA
             if end > MAX_HEADER_BYTES:
                 raise HttpError.plain(431)
-            head = bytes(self._buf[:end])
+            head = self._buf[:end].decode("latin-1")
             del self._buf[:body_start]
             if self._parse_head(head) == 0:
                 return self._finish(b"")
@@ -199,15 +199,18 @@ class RequestParser:
             return SEND_CONTINUE
         return NEED_DATA
 
-    def _parse_head(self, head: bytes) -> int:
-        """Read the request line and headers; set the body state; return the declared length
-        (-1 for chunked)."""
-        if _BAD_HEAD_CHARS.search(head):
-            raise HttpError.plain(400, "400 Bad Request: control character in the header")
-        text = head.decode("latin-1")
+    def _parse_head(self, text: str) -> int:
+        """Read the request line and headers (the head as latin-1 text); set the body state;
+        return the declared length (-1 for chunked)."""
         if text[:1] in ("\r", "\n"):  # Go skips one empty line before a request
             text = text[2:] if text.startswith("\r\n") else text[1:]
         request_line, _, fields = text.partition("\n")
+        # a keep-alive client mostly repeats its header block: parsed (and checked) once
+        repeated = fields == self._last_fields
+        if _BAD_HEAD_CHARS.search(request_line) or (
+            not repeated and _BAD_HEAD_CHARS.search(fields)
+        ):
+            raise HttpError.plain(400, "400 Bad Request: control character in the header")
         match = _REQUEST_LINE.fullmatch(request_line)
         if match is None:
             raise HttpError.plain(400, "400 Bad Request: malformed request line")
@@ -217,10 +220,10 @@ class RequestParser:
                 raise HttpError.plain(505, "505 HTTP Version Not Supported")
             if not version[7:].isdigit():
                 raise HttpError.plain(400, "400 Bad Request: malformed HTTP version")
-        if fields != self._last_fields:  # a keep-alive client mostly repeats its header block
+        if not repeated:
             self._last_headers = _parse_fields(fields)
             self._last_fields = fields
-        headers = dict(self._last_headers)
+        headers = self._last_headers  # shared by the requests that repeat it: read-only
         path, query = _split_target(target)
         http10 = version == "HTTP/1.0"
         conn = headers.get("connection", "").lower()

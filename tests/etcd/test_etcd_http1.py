@@ -159,6 +159,24 @@ def test_broken_requests_get_a_status_that_says_what_was_wrong(data, status):
     assert err.body.startswith(str(status).encode())
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"GET /a\x01 HTTP/1.1\r\nHost: x\r\n\r\n",  # in the request line, same header block
+        b"GET /a HTTP/1.1\r\nHost: x\x7f\r\n\r\n",  # in a header block that changed
+    ],
+)
+def test_control_characters_are_refused_after_a_repeated_header_block(bad):
+    parser = RequestParser(1 << 20)
+    for _ in range(2):  # the second request reuses the first one's parsed header block
+        parser.feed(GET)
+        assert isinstance(parser.next_event(), Request)
+    parser.feed(bad)
+    with pytest.raises(HttpError) as err:
+        parser.next_event()
+    assert err.value.body == b"400 Bad Request: control character in the header"
+
+
 def test_after_an_error_the_parser_stays_broken():
     parser = RequestParser(1 << 20)
     parser.feed(b"nonsense\r\n\r\n")
