@@ -207,7 +207,12 @@ def parse_keys_request(
         return err
 
 
+_VALUE_ONLY = frozenset({"value"})
+
+
 def _parse(method: str, path: str, f: dict[str, str]) -> Read | Watch | Write:
+    if method != "GET" and method != "HEAD" and f.keys() <= _VALUE_ONLY:
+        return Write(method, path, f.get("value", ""))  # the commonest write: every flag unset
     prev_index = _uint(f, "prevIndex", E.INDEX_NAN)
     wait_index = _uint(f, "waitIndex", E.INDEX_NAN)
     recursive = _bool(f, "recursive")

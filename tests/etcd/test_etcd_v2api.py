@@ -116,6 +116,12 @@ def test_writes_carry_every_field():
         "DELETE", "/d", dir=True, recursive=True
     )
     assert parse("POST", "/q", value="j").method == "POST"
+    # the commonest write, a value alone, has every flag unset; a GET with one is still a read
+    for method in ("PUT", "POST", "DELETE"):
+        assert parse(method, "/a", value="v") == Write(
+            method, "/a", "v", False, "", 0, None, None, False, False, False
+        )
+    assert parse("GET", "/a", value="v") == Read("/a")
 
 
 def test_body_is_ignored_for_get_and_delete_and_wins_for_put():
