@@ -40,6 +40,18 @@ def dumps(obj: Any) -> str:
     return text
 
 
+# A string made only of these is its own JSON text, in Go's encoding too: printable ASCII without
+# the quote, the backslash and the three HTML characters Go escapes (the common key and value).
+_PLAIN = re.compile(r"[ !#-%'-;=?-\[\]-~]*")
+
+
+def dumps_string(text: str) -> str:
+    """One string as Go's JSON; a plain one is just quoted (a third of :func:`dumps`'s cost)."""
+    if _PLAIN.fullmatch(text):
+        return f'"{text}"'
+    return dumps(text)
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
