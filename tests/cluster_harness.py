@@ -140,6 +140,17 @@ def leader_of(status: dict) -> str | None:
     return leaders[0] if len(leaders) == 1 else None
 
 
+def agreed_leader(status: dict) -> str | None:
+    """The leader once every node is up and names it. A node that has not heard from the new
+    leader yet answers a quorum read with etcd's no-leader error, as etcd does."""
+    leader = leader_of(status)
+    if leader is None or any(
+        n["state"] != "up" or n.get("leader") != leader for n in status["nodes"]
+    ):
+        return None
+    return leader
+
+
 def node(status: dict, name: str) -> dict:
     return next(n for n in status["nodes"] if n["name"] == name)
 

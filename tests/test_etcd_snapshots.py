@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
-from cluster_harness import leader_of
+from cluster_harness import agreed_leader, leader_of
 
 pytestmark = pytest.mark.cluster
 
@@ -30,10 +31,13 @@ def put(url: str, key: str, value: str) -> int:
 
 
 def get_dir(url: str, key: str) -> dict:
-    with urllib.request.urlopen(
-        f"{url}/v2/keys{key}?recursive=true&quorum=true", timeout=10
-    ) as resp:
-        body = json.loads(resp.read())
+    try:
+        with urllib.request.urlopen(
+            f"{url}/v2/keys{key}?recursive=true&quorum=true", timeout=10
+        ) as resp:
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:  # the answer's body says which error it was
+        raise AssertionError(f"GET {url}{key}: {exc.code} {exc.read()!r}") from exc
     return {n["key"]: n["value"] for n in body["node"].get("nodes", [])}
 
 
@@ -83,7 +87,7 @@ def test_a_lagging_follower_catches_up_by_snapshot_and_all_recover_from_snapshot
     run.cli("fault", "stop", "all")
     run.cli("fault", "restart", "all")
     again = run.wait_for(
-        lambda s: leader_of(s) is not None, timeout=30, what="a leader after restart"
+        lambda s: agreed_leader(s) is not None, timeout=30, what="every node to know the leader"
     )
     for node in again["nodes"]:
         assert snapshot_files(run.run_dir, node["name"])
