@@ -18,11 +18,16 @@ settings.load_profile("coreemu")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Files with the most real-cluster tests first: under pytest-xdist (``--dist loadfile``, one
-    file per worker at a time, in this order) the long files start early and overlap instead of
-    trailing at the end."""
-    clusters = Counter(item.path for item in items if item.get_closest_marker("cluster"))
-    items.sort(key=lambda item: -clusters[item.path])
+    """Files with the most real-cluster or long tests first: under pytest-xdist (``--dist
+    loadfile``, one file per worker at a time, in this order) the long files start early and
+    overlap instead of trailing at the end (the simulator's seeds, started last, kept one worker
+    busy for a minute after the others had finished)."""
+    heavy = Counter(
+        item.path
+        for item in items
+        if item.get_closest_marker("cluster") or item.get_closest_marker("long")
+    )
+    items.sort(key=lambda item: -heavy[item.path])
 
 
 @pytest.fixture(autouse=True)

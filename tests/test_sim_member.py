@@ -12,6 +12,7 @@ from emulator.simulator import main
 SMALL = MemberSimOptions(ticks=80, liveness_ticks=150)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("nodes", [3, 5])
 def test_members_under_faults_pass_every_check(nodes):
     for seed in range(6):
@@ -61,6 +62,7 @@ def test_a_seed_without_progress_after_healing_fails_on_liveness():
     assert result.error == "tick 19: liveness: no write acknowledged within 0 ticks of healing"
 
 
+@pytest.mark.long
 def test_the_command_line_runs_members_by_default(capsys):
     assert main(["--seeds", "2", "--ticks", "60"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("2 seeds, 0 failures, ")

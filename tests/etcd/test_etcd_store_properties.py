@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -9,6 +10,8 @@ from actors.etcd.commands import V2Request
 from actors.etcd.event import Event
 from actors.etcd.store import KeyStore
 from actors.etcd.v2api import Write
+
+pytestmark = pytest.mark.long
 
 S = 10**9
 T0 = 1_700_000_000 * S

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEST_TICKS = 160  # chaos ticks per seed here (the command line defaults to 300)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("first", range(0, 160, 40))
 def test_three_node_seeds_keep_every_property(first):
     options = SimOptions(nodes=3, ticks=TEST_TICKS)
@@ -42,6 +43,7 @@ def test_three_node_seeds_keep_every_property(first):
     assert failures == [], "\n".join(f"seed {r.seed}: {r.error}" for r in failures)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("first", range(1000, 1100, 50))
 def test_five_node_seeds_keep_every_property(first):
     options = SimOptions(nodes=5, ticks=TEST_TICKS)
@@ -58,6 +60,7 @@ def _failures(seeds, options):
 ETCD = MachineKind.ETCD
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("first", range(2000, 2100, 25))
 def test_etcd_three_node_seeds_keep_every_property(first):
     options = SimOptions(nodes=3, ticks=TEST_TICKS, state_machine=ETCD)
@@ -65,6 +68,7 @@ def test_etcd_three_node_seeds_keep_every_property(first):
     assert failures == [], "\n".join(f"seed {r.seed}: {r.error}" for r in failures)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("first", range(3000, 3040, 20))
 def test_etcd_five_node_seeds_keep_every_property(first):
     options = SimOptions(nodes=5, ticks=TEST_TICKS, state_machine=ETCD)
