@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from cluster_harness import leader_of
+from cluster_harness import agreed_leader, leader_of
 from proc_waits import wait_until
 
 pytestmark = pytest.mark.cluster
@@ -236,7 +236,7 @@ def test_data_survives_stopping_and_restarting_every_node(etcd_cluster):
         assert http("PUT", f"{url}/v2/keys/keep/{i}", {"value": f"v{i}"})[0] in (200, 201)
     etcd_cluster.cli("fault", "stop", "all")
     etcd_cluster.cli("fault", "restart", "all")
-    etcd_cluster.wait_for(has_leader, timeout=30, what="a leader after the restart")
+    etcd_cluster.wait_for(agreed_leader, timeout=30, what="every node to know the new leader")
     for name in ("core-01", "core-02", "core-03"):
         code, body, _ = http(
             "GET", url_of(status, name) + "/v2/keys/keep?recursive=true&sorted=true&quorum=true"
