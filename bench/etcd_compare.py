@@ -377,7 +377,7 @@ def scrape(url: str) -> dict[str, float]:
     return out
 
 
-STAGES = ("queue", "replicate", "apply")
+STAGES = ("parse", "queue", "replicate", "follower", "apply", "reply")
 
 
 def stage_breakdown(before: dict, after: dict, heartbeat_ms: float) -> dict:
@@ -584,8 +584,8 @@ def print_breakdown(args, ours: dict) -> None:
         "median of the rounds"
     )
     head = (
-        f"{'load':<10}{'queue':>8}{'replicate':>11}{'apply':>8}{'rest':>8}{'client p50':>12}"
-        f"   {'leader fsync':>13}{'heartbeat RTT':>15}"
+        f"{'load':<7}{'parse':>7}{'queue':>7}{'replicate':>11}{'apply':>7}{'reply':>7}{'rest':>7}"
+        f"{'client p50':>12}   {'leader fsync':>13}{'follower RT':>13}{'heartbeat RT':>14}"
     )
     print(head)
     print("-" * len(head))
@@ -594,17 +594,20 @@ def print_breakdown(args, ours: dict) -> None:
         st = row.get("stages")
         if not st:
             continue
-        inside = st["queue"] + st["replicate"] + st["apply"]
+        inside = sum(st[k] for k in ("parse", "queue", "replicate", "apply", "reply"))
         print(
-            f"{'c=' + str(c):<10}{st['queue']:>8.3f}{st['replicate']:>11.3f}{st['apply']:>8.3f}"
-            f"{row['p50'] - inside:>8.3f}{row['p50']:>12.3f}   {st['fsync']:>13.3f}"
-            f"{st['heartbeat_rtt']:>15.3f}"
+            f"{'c=' + str(c):<7}{st['parse']:>7.3f}{st['queue']:>7.3f}{st['replicate']:>11.3f}"
+            f"{st['apply']:>7.3f}{st['reply']:>7.3f}{row['p50'] - inside:>7.3f}{row['p50']:>12.3f}"
+            f"   {st['fsync']:>13.3f}{st['follower']:>13.3f}{st['heartbeat_rtt']:>14.3f}"
         )
     print(
-        "  queue: parsed request to the member's turn on the node's loop; replicate: propose to\n"
-        "  commit (leader fsync, AppendEntries, followers' fsyncs and acks); apply: apply, render,\n"
-        "  hand back; rest: the client's p50 minus those (HTTP parse, the wire). Means set\n"
-        "  against a median: a guide to where time goes, not an exact sum."
+        "  parse: HTTP parse to the request handed on; queue: to the member's turn on the node's\n"
+        "  loop; replicate: propose to commit (the leader's fsync, AppendEntries, a quorum's\n"
+        "  fsyncs and acks); apply: apply and render; reply: the answer written to the socket;\n"
+        "  rest: the client's p50 minus those (the wire, the client). Beside them: the leader's\n"
+        "  fsync, and per append sent, the follower round trip (sent to acked: the wire both ways\n"
+        "  and the follower's fsync, as the leader sees it) against a heartbeat's (no fsync).\n"
+        "  Means set against a median: a guide to where time goes, not an exact sum."
     )
 
 

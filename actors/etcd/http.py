@@ -284,7 +284,9 @@ class ClientServer:
             stamped = op.stamped(new_request_id(), self.log.clock.time_ns())  # the node's clock
             reply = partial(self._post, partial(_send, exchange))
             received = time.monotonic()  # for the member's stage times
-            self._submit(ClientWrite(stamped, op.no_value_on_success, reply, received))
+            self._submit(
+                ClientWrite(stamped, op.no_value_on_success, reply, received, exchange.arrived)
+            )
         elif isinstance(op, v2api.Read):
             self._submit(ClientRead(op, partial(self._post, partial(_send, exchange))))
         elif isinstance(op, v2api.Watch):

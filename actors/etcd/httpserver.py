@@ -51,10 +51,13 @@ class _Clock:
 class Exchange:
     """One request's answer: :meth:`respond` once, or :meth:`start_stream` then chunks."""
 
-    __slots__ = ("_conn", "head", "keep_alive", "http10", "done", "streaming", "_on_close")
+    __slots__ = (
+        "_conn", "head", "keep_alive", "http10", "done", "streaming", "_on_close", "arrived",
+    )  # fmt: skip
 
-    def __init__(self, conn: _Connection, request: Request):
+    def __init__(self, conn: _Connection, request: Request, arrived: float = 0.0):
         self._conn = conn
+        self.arrived = arrived  # time.monotonic() when its parse began (a write's stage times)
         self.head = request.method == "HEAD"
         self.keep_alive = request.keep_alive
         self.http10 = request.http10
@@ -194,6 +197,7 @@ class _Connection(asyncio.Protocol):
         self._serving = True
         try:
             while self.current is None and not self.lost and not self._blocked:
+                began = time.monotonic()
                 try:
                     event = self.parser.next_event()
                 except HttpError as err:
@@ -208,7 +212,7 @@ class _Connection(asyncio.Protocol):
                     self.write(http1.CONTINUE)
                     continue
                 self.last_active = time.monotonic()
-                exchange = Exchange(self, event)  # type: ignore[arg-type]
+                exchange = Exchange(self, event, began)  # type: ignore[arg-type]
                 self.current = exchange
                 self.server.dispatch(event, exchange)  # type: ignore[arg-type]
         finally:

@@ -56,7 +56,7 @@ from actors.etcd.requests import (
 from actors.etcd.store import ApplyResult, KeyStore
 from actors.raft.core import RaftCore
 from actors.raft.entries import EntryKind
-from actors.raft.messages import FROM_LEADER
+from actors.raft.messages import FROM_LEADER, AppendEntries, AppendResponse
 from actors.raft.ready import RaftConfig, Ready, Role
 from emulator import wire
 
@@ -144,7 +144,10 @@ class MemberCore:
         self.membership.tick(now)
 
     def step(self, msg: Any) -> None:
-        self.stats.received(msg, self.clock.monotonic())
+        now = self.clock.monotonic()
+        self.stats.received(msg, now)
+        if type(msg) is AppendResponse and not msg.reject:
+            self.stage_times.append_acked(msg.frm, msg.index, now)
         membership = self.membership
         if type(msg) is MemberRemoved:
             membership.told_removed(msg)
@@ -208,7 +211,9 @@ class MemberCore:
             proposed=now,
         )  # fmt: skip
         if msg.received:
-            self.stage_times.add("queue", now - msg.received)  # HTTP thread to here
+            self.stage_times.add("queue", now - msg.received)  # client port to here
+            if msg.arrived:
+                self.stage_times.add("parse", msg.received - msg.arrived)
 
     def _local_get(self, read: Any) -> v2api.Response:
         got = self.store.get(read.path, read.recursive, read.sorted, self.clock.time_ns())
@@ -316,6 +321,7 @@ class MemberCore:
             )
             if rd.soft_state.role is Role.LEADER:
                 self.stats.became_leader()
+            self.stage_times.leadership_changed()
             self._fail_in_flight()
         for rs in rd.read_states:
             pending = self._reads.pop(rs.ctx, None)
@@ -337,6 +343,8 @@ class MemberCore:
         now = self.clock.monotonic()
         for m in messages:
             self.stats.sent(m, now)
+            if type(m) is AppendEntries and m.entries:
+                self.stage_times.append_sent(m.to, m.entries[-1].index, now)
             self._send(m)
 
     def _apply(self, entry: Any) -> None:
@@ -374,10 +382,13 @@ class MemberCore:
         if self.observer is not None:
             self.observer.applied(entry, req)
         if pending is not None:
-            pending.reply(self._render(result.result, result.etcd_index, pending.no_value))
+            response = self._render(result.result, result.etcd_index, pending.no_value)
+            rendered = self.clock.monotonic()
+            pending.reply(response)
             times = self.stage_times
             times.add("replicate", started - pending.proposed)  # leader fsync + a quorum's acks
-            times.add("apply", self.clock.monotonic() - started)  # apply, render, hand back
+            times.add("apply", rendered - started)
+            times.add("reply", self.clock.monotonic() - rendered)
         for sink, event in result.notifications:
             if callable(sink):
                 sink(event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -35,17 +36,40 @@ class PendingRequest:
 
 class StageTimes:
     """Where a write's time goes inside a member (``bench/etcd_compare.py --breakdown``): seconds
-    summed per stage, and how many writes were timed."""
+    summed per stage, and how many were timed.
 
-    STAGES = ("queue", "replicate", "apply")
+    Per write answered here: ``parse`` (HTTP parse to the request handed on), ``queue`` (to the
+    member's turn), ``replicate`` (propose to commit), ``apply`` (apply and render) and ``reply``
+    (hand back, the answer written to the client's socket). Per AppendEntries carrying entries
+    that this leader sent: ``follower`` (sent to the follower's ack covering it: the wire both
+    ways and the follower's fsync, as the leader sees it)."""
+
+    STAGES = ("parse", "queue", "replicate", "follower", "apply", "reply")
+    MAX_UNACKED = 1024  # appends remembered per follower (one that stopped answering)
 
     def __init__(self) -> None:
         self.seconds = dict.fromkeys(self.STAGES, 0.0)
         self.count = dict.fromkeys(self.STAGES, 0)
+        self._unacked: dict[str, deque[tuple[int, float]]] = {}  # follower -> (last index, sent)
 
     def add(self, stage: str, seconds: float) -> None:
         self.seconds[stage] += seconds
         self.count[stage] += 1
+
+    def append_sent(self, follower: str, last_index: int, now: float) -> None:
+        sent = self._unacked.get(follower)
+        if sent is None:
+            sent = self._unacked[follower] = deque(maxlen=self.MAX_UNACKED)
+        sent.append((last_index, now))
+
+    def append_acked(self, follower: str, index: int, now: float) -> None:
+        """A success from ``follower``: every append it covers up to ``index`` is answered."""
+        sent = self._unacked.get(follower)
+        while sent and sent[0][0] <= index:
+            self.add("follower", now - sent.popleft()[1])
+
+    def leadership_changed(self) -> None:
+        self._unacked.clear()  # a new term's acks say nothing of the old term's appends
 
 
 @dataclass

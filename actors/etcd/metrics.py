@@ -40,13 +40,17 @@ class MemberMetrics:
         )
         self.stage_sum = Gauge(
             "coreemu_write_stage_seconds_sum",
-            "Seconds client writes answered here spent per stage: queue (client port to member), "
-            "replicate (leader fsync and a quorum's acks), apply (apply, render, hand back).",
+            "Seconds per stage of the client writes answered here: parse (HTTP parse), queue "
+            "(client port to member), replicate (propose to commit), apply (apply, render), reply "
+            "(answer written); and of this leader's appends: follower (sent to acked).",
             ["stage"],
             registry=r,
         )
         self.stage_count = Gauge(
-            "coreemu_write_stage_count", "Client writes timed per stage.", ["stage"], registry=r
+            "coreemu_write_stage_count",
+            "Client writes (or appends, for follower) timed per stage.",
+            ["stage"],
+            registry=r,
         )
         self.fsync = Histogram(
             "etcd_disk_wal_fsync_duration_seconds",

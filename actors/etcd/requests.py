@@ -40,6 +40,7 @@ class ClientWrite:
     no_value_on_success: bool
     reply: Reply  # called once with a v2api.Response
     received: float = 0.0  # time.monotonic() when the client port parsed it (0: unknown)
+    arrived: float = 0.0  # time.monotonic() when its HTTP parse began (0: unknown)
 
 
 @dataclass(slots=True)
