@@ -49,6 +49,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from actors.etcd.memberports import StageTimes
 from emulator.procstat import cpu_seconds
 
 REPO = Path(__file__).resolve().parent.parent
@@ -377,7 +378,7 @@ def scrape(url: str) -> dict[str, float]:
     return out
 
 
-STAGES = ("parse", "queue", "replicate", "follower", "apply", "reply")
+STAGES = StageTimes.STAGES  # as the member names them in its /metrics
 
 
 def stage_breakdown(before: dict, after: dict, heartbeat_ms: float) -> dict:
