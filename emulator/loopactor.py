@@ -8,7 +8,8 @@ drain handles each envelope the way Pykka's ``_actor_loop_running`` does (reply,
 failure, stop), so the actor keeps Pykka's semantics.
 
 Rules that follow from sharing a loop: a handler must not block for long (it stalls the node's
-network and client port with it; the etcd member's WAL fsync is the one wait it takes), and must
+network and client port with it; the etcd member's WAL fsync is the one wait it takes, and a
+loaded leader takes even that on a thread of its own), and must
 never ``ask(...).get()`` an actor on the same loop or
 ``stop(block=True)`` one (the loop would wait on itself) — tell, and take the answer as a message.
 

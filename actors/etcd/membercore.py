@@ -9,6 +9,13 @@ the Ready cycle — persist (one fsync for the whole batch), send, apply, answer
 every input. Where it is safe a leader sends before its fsync and already-durable entries are
 applied before it (:mod:`actors.etcd.readyorder` says when).
 
+Persisting aside. A leader that sent first may also hand the Ready's WAL write to the optional
+``persist_aside`` port and return: until the port calls back, ``ready`` hands out no other Ready,
+while ``step``, ``handle`` and ``tick`` go on taking acks and new writes into the Raft core (as
+etcd's raft node does while its Ready is being saved). Nothing leaves the core in that time, so
+what others see is as if those inputs had waited for the fsync; the leader just has them parsed
+and proposed by then, which is where a loaded leader's time went while it sat in the fsync.
+
 A write is stamped with a request id and proposed; whichever member applies the entry answers the
 waiting client if the id is its own. Quorum reads go through ReadIndex (or the log, or nowhere: see
 :class:`~actors.etcd.requests.MemberSettings`); plain reads are served from the local keyspace, as
@@ -18,8 +25,10 @@ SYNC with its clock; every member expires the same keys at the same index.
 
 Ports, all handed in: ``wal`` and ``snaps`` (the WAL and snapshot files, on whatever disk the
 driver chose), ``send(msg)`` for Raft messages, ``clock`` (``monotonic()`` for request deadlines,
-``time_ns()`` for TTL stamps), ``log(event, **fields)``, and an optional ``observer`` that sees
-each Ready once persisted and each entry as applied (the simulator's checkers).
+``time_ns()`` for TTL stamps), ``log(event, **fields)``, an optional ``observer`` that sees
+each Ready once persisted and each entry as applied (the simulator's checkers), and an optional
+``persist_aside`` (:data:`~actors.etcd.memberports.PersistAside`) for Readies of at least
+``aside_min_entries`` entries.
 """
 
 from __future__ import annotations
@@ -36,12 +45,13 @@ from actors.etcd.memberports import (
     MemberCounters,
     MemberObserver,
     PendingRequest,
+    PersistAside,
     StageTimes,
     member_view,
 )
 from actors.etcd.membership import MemberRemoved, MembershipChanges
 from actors.etcd.raftstats import RaftStats
-from actors.etcd.readyorder import ready_order
+from actors.etcd.readyorder import ReadyOrder, ready_order
 from actors.etcd.requests import (
     ClientConfChange,
     ClientRead,
@@ -55,7 +65,7 @@ from actors.etcd.requests import (
 )
 from actors.etcd.store import ApplyResult, KeyStore
 from actors.raft.core import RaftCore
-from actors.raft.entries import EntryKind
+from actors.raft.entries import EntryKind, HardState
 from actors.raft.messages import FROM_LEADER, AppendEntries, AppendResponse
 from actors.raft.ready import RaftConfig, Ready, Role
 from emulator import wire
@@ -80,6 +90,8 @@ class MemberCore:
         observer: MemberObserver | None = None,
         new_id: Callable[[], str] = new_request_id,
         raft_knobs: dict[str, Any] | None = None,
+        persist_aside: PersistAside | None = None,
+        aside_min_entries: int = 1,
     ):
         self.node = node
         self.settings = s = settings
@@ -87,6 +99,9 @@ class MemberCore:
         self._send, self.clock, self.log = send, clock, log
         self.observer = observer
         self._new_id = new_id
+        self._persist_aside = persist_aside
+        self._aside_min_entries = aside_min_entries
+        self._persisting: Ready | None = None  # a Ready whose WAL write runs aside
         snapshot = snaps.load_newest()
         self.store = KeyStore()
         if snapshot is not None:
@@ -179,8 +194,9 @@ class MemberCore:
         return True
 
     def ready(self) -> None:
-        """Run the Ready cycle until the Raft core has nothing left to hand out."""
-        while self.core.has_ready():
+        """Run the Ready cycle until the Raft core has nothing left to hand out, or until a
+        Ready's WAL write runs aside (the cycle goes on when it is done)."""
+        while self._persisting is None and self.core.has_ready():
             self._handle_ready(self.core.ready())
 
     # --- client requests -----------------------------------------------------------------------
@@ -292,9 +308,38 @@ class MemberCore:
         if hard_state is not None and not rd.entries and self._only_commit_moved(hard_state):
             hard_state = None  # etcd's MustSync: a commit index need not be durable, skip the fsync
         if rd.entries or hard_state is not None:
+            if (
+                order.send_first
+                and self._persist_aside is not None
+                and len(rd.entries) >= self._aside_min_entries
+            ):
+                self._persisting = rd
+                self.counters.persisted_aside += 1
+                self._persist_aside(
+                    lambda: self.wal.append(rd.entries, hard_state),
+                    lambda error: self._persisted_aside(rd, order, hard_state, error),
+                )
+                return
             self.wal.append(rd.entries, hard_state)  # the WAL times its fsync (on_fsync)
-            if hard_state is not None:
-                self._durable_state = hard_state
+        self._persisted(rd, order, hard_state)
+
+    def _persisted_aside(
+        self,
+        rd: Ready,
+        order: ReadyOrder,
+        hard_state: HardState | None,
+        error: BaseException | None,
+    ) -> None:
+        self._persisting = None
+        if error is not None:
+            raise error  # a failed fsync stops the member, as it does inline
+        self._persisted(rd, order, hard_state)
+        self.ready()  # inputs taken in meanwhile may have made another Ready
+
+    def _persisted(self, rd: Ready, order: ReadyOrder, hard_state: HardState | None) -> None:
+        """The rest of the Ready cycle, once its entries and hard state are durable."""
+        if hard_state is not None:
+            self._durable_state = hard_state
         if self.observer is not None:
             self.observer.persisted(rd)
         self._after_persist(rd)

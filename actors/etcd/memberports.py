@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -22,6 +23,11 @@ class MemberObserver(Protocol):
     def persisted(self, rd: Ready) -> None: ...
 
     def applied(self, entry: Entry, request: V2Request | None) -> None: ...
+
+
+PersistAside = Callable[[Callable[[], None], Callable[[BaseException | None], None]], None]
+"""``persist_aside(job, then)``: run ``job()`` (a Ready's WAL write and fsync) off the driver's
+thread, then call ``then(error)`` back on it (``error`` None, or what ``job`` raised)."""
 
 
 @dataclass(slots=True)
@@ -77,6 +83,7 @@ class MemberCounters:
     proposals_failed: int = 0
     leader_changes: int = 0
     applied: int = 0
+    persisted_aside: int = 0  # Readies whose WAL write ran through ``persist_aside``
 
 
 def member_view(member: Any) -> dict[str, Any]:

@@ -35,6 +35,12 @@ class MemberMetrics:
             "etcd_server_proposals_pending", "Proposals waiting for commit.", registry=r
         )
         self.failed = Gauge("etcd_server_proposals_failed_total", "Failed proposals.", registry=r)
+        self.persisted_aside = Gauge(
+            "coreemu_wal_writes_aside_total",
+            "Batches of a leader's entries written and fsynced on the WAL thread while the "
+            "member went on taking acks and writes.",
+            registry=r,
+        )
         self.apply_lag = Gauge(
             "coreemu_raft_apply_lag", "Committed but not yet applied entries.", registry=r
         )
@@ -83,6 +89,7 @@ class MemberMetrics:
         self.applied.set(status.applied)
         self.pending.set(view["pending_writes"])
         self.failed.set(c.proposals_failed)
+        self.persisted_aside.set(c.persisted_aside)
         self.apply_lag.set(max(0, status.commit - status.applied))
         for stage, seconds in view["stage_seconds"].items():
             self.stage_sum.labels(stage).set(seconds)

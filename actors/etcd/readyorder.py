@@ -6,8 +6,10 @@ part of the work, and skipping them where that is safe takes an fsync off a clie
 
 * **Send first.** A leader may send its messages (AppendEntries, heartbeats) while its own copy
   of the new entries is still being written, as the Raft thesis (§10.2.1) and etcd do: an entry
-  commits only once a quorum acknowledged it, and the member learns of acknowledgements from later
-  inputs, which its single thread takes only after this Ready's fsync has returned. Never when
+  commits only once a quorum acknowledged it, and nothing the member learns from later inputs
+  leaves it (no answer, no commit index) before this Ready's fsync has returned: its single
+  thread takes them only after it, or takes them into the Raft core while the fsync runs aside
+  but hands out no Ready until it is done (:mod:`actors.etcd.membercore`). Never when
   this Ready changes the term or the vote: those must be durable before anyone hears of them, or
   a node restarted after a crash could vote twice in one term.
 * **Apply first.** Committed entries that were durable before this Ready (all of them below the

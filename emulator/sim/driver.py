@@ -115,6 +115,10 @@ class SimDriver(ABC):
                 node = self.nodes.get(msg.to)
                 if node is not None and node.up:
                     self._deliver(node, msg, now)
+            self._after_step(now)
+
+    def _after_step(self, now: int) -> None:  # noqa: B027 (a hook; most drivers need none)
+        """After the messages due at step ``now`` (what a node finishes in the background)."""
 
     @abstractmethod
     def _tick_node(self, node: Any, now: int) -> None:

@@ -70,18 +70,40 @@ class SimLog:
         self(event, "warning", **fields)
 
 
+class TakenLog:
+    """The log as it was when a Ready went aside: the terms from the last durable index to the
+    last entry, frozen (inputs stepped in meanwhile may have truncated them in the live log),
+    and the live log below (durable then; what the checker reads there is committed)."""
+
+    def __init__(self, log: Any):
+        self._live = log
+        self._first = log.stable
+        self._terms = [log.term(i) for i in range(log.stable, log.last_index() + 1)]
+
+    @property
+    def snap_index(self) -> int:
+        return self._live.snap_index
+
+    def term(self, index: int) -> int | None:
+        at = index - self._first
+        if 0 <= at < len(self._terms):
+            return self._terms[at]
+        return self._live.term(index) if at < 0 else None
+
+
 class MemberProbe:
     def __init__(self, node: SimMember, checker: SafetyChecker, applied_at: dict[str, Any]):
         self.node, self.checker, self.applied_at = node, checker, applied_at
 
     def persisted(self, rd: Ready) -> None:
         core, name = self.node.member.core, self.node.id  # type: ignore[union-attr]
+        log = self.node.aside_log or core.log  # the Ready's own log, for one that went aside
         if rd.snapshot is not None:
             self.checker.restored(name, rd.snapshot.index)
         if rd.entries:
-            self.checker.appended(name, rd.entries, core.log)
+            self.checker.appended(name, rd.entries, log)
         if rd.hard_state is not None:
-            self.checker.commit(name, rd.hard_state.commit, rd.hard_state.term, core.log)
+            self.checker.commit(name, rd.hard_state.commit, rd.hard_state.term, log)
 
     def applied(self, entry: Entry, request: V2Request | None) -> None:
         self.checker.applied(self.node.id, entry)
@@ -113,6 +135,10 @@ class SimMember(SimPeer):
         self.log = SimLog(node_id, trace)
         self.outbox: list[Any] = []
         self.member: MemberCore | None = None
+        # a leader's WAL write running aside: (due step, job, then), as the node's WAL thread runs it
+        self.aside: tuple[int, Callable[[], None], Callable[[Any], None]] | None = None
+        self.aside_log: TakenLog | None = None
+        self._aside_rng = random.Random(f"{seed}/{node_id}/aside")
         self._ids = 0
         self.start()
 
@@ -139,12 +165,38 @@ class SimMember(SimPeer):
             observer=MemberProbe(self, self.checker, self.applied_at),
             new_id=self._new_id,
             raft_knobs=self.raft_knobs,
+            persist_aside=self._persist_aside,
         )
         self._started(self.member.core.log.snap_index)
 
+    def _persist_aside(self, job: Callable[[], None], then: Callable[[Any], None]) -> None:
+        """The WAL write is done 1-3 network steps from now (:meth:`finish_aside`); messages
+        delivered meanwhile are stepped into the core, as on the node's loop."""
+        self.aside = (self.clock.step + self._aside_rng.randint(1, 3), job, then)
+        self.aside_log = TakenLog(self.member.core.log)  # type: ignore[union-attr]
+
+    def finish_aside(self) -> None:
+        """Run the WAL write that is due and hand its outcome back to the core (a crash in the
+        middle of its fsync raises, as an inline one does)."""
+        assert self.aside is not None
+        _, job, then = self.aside
+        self.aside, taken = None, self.aside_log
+        try:
+            job()
+            error = None
+        except OSError as exc:  # a failed fsync: the core raises it back, as the node's does
+            error = exc
+        try:
+            then(error)
+        finally:
+            if self.aside_log is taken:  # (unless its Ready's cycle sent another one aside)
+                self.aside_log = None
+
     def crash(self) -> dict[Path, int]:
-        """Power off: requests in flight are never answered; unsynced bytes are torn."""
+        """Power off: requests in flight are never answered; unsynced bytes are torn (a WAL write
+        still running aside never reached the disk)."""
         self.member = None
+        self.aside = self.aside_log = None
         self.outbox.clear()
         self.restarts += 1
         return self.disk.crash()

@@ -182,10 +182,15 @@ class MemberSimulation(MemberFaults):
         node.member.step(msg)  # type: ignore[union-attr]
         self._process(node)
 
-    def _process(self, node: SimMember) -> None:
+    def _after_step(self, now: int) -> None:
+        for node in self.nodes.values():
+            if node.member is not None and node.aside is not None and node.aside[0] <= now:
+                self._process(node, node.finish_aside)
+
+    def _process(self, node: SimMember, run: Any = None) -> None:
         assert node.member is not None
         try:
-            node.member.ready()
+            (run or node.member.ready)()
         except CrashNow:
             self._send(node)  # what it sent before the fsync is on the wire already
             self._crash(node, "in the middle of an fsync")
