@@ -9,7 +9,6 @@ from typing import Any
 
 from emulator.checkers.ops import history_origin, read_history
 from emulator.checkers.rundata import STATUS_JSONL, read_jsonl
-from emulator.report import plots
 from emulator.report.timeline import (
     fault_periods,
     lock_spans,
@@ -54,6 +53,8 @@ def latency_points(history: list[dict[str, Any]], origin: float) -> tuple[list, 
 
 
 def render(run: Path, results: dict[str, Any]) -> str:
+    from emulator.report import plots  # matplotlib takes a second to import: only when drawing
+
     history = read_history(run / "history.jsonl") if (run / "history.jsonl").exists() else []
     origin = history_origin(history)
     end = run_span(history, origin)
@@ -109,6 +110,8 @@ def render(run: Path, results: dict[str, Any]) -> str:
 
 
 def _failure(name: str, v: dict[str, Any]) -> str:
+    from emulator.report import plots
+
     out = [f"<h2 class='invalid'>{html.escape(name)}: counterexample</h2>"]
     out.append(f"<p>{html.escape(str(v.get('summary', '')))}</p>")
     if v.get("counterexample"):
