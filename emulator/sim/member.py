@@ -97,7 +97,8 @@ class MemberProbe:
 
     def persisted(self, rd: Ready) -> None:
         core, name = self.node.member.core, self.node.id  # type: ignore[union-attr]
-        log = self.node.aside_log or core.log  # the Ready's own log, for one that went aside
+        log = self.node.finishing_log or core.log  # for a Ready that went aside: its own log
+        self.node.finishing_log = None
         if rd.snapshot is not None:
             self.checker.restored(name, rd.snapshot.index)
         if rd.entries:
@@ -137,7 +138,8 @@ class SimMember(SimPeer):
         self.member: MemberCore | None = None
         # a leader's WAL write running aside: (due step, job, then), as the node's WAL thread runs it
         self.aside: tuple[int, Callable[[], None], Callable[[Any], None]] | None = None
-        self.aside_log: TakenLog | None = None
+        self.aside_log: TakenLog | None = None  # the log as the Ready aside found it
+        self.finishing_log: TakenLog | None = None  # the same, while its outcome is handed back
         self._aside_rng = random.Random(f"{seed}/{node_id}/aside")
         self._ids = 0
         self.start()
@@ -180,7 +182,10 @@ class SimMember(SimPeer):
         middle of its fsync raises, as an inline one does)."""
         assert self.aside is not None
         _, job, then = self.aside
-        self.aside, taken = None, self.aside_log
+        self.aside = None
+        # the probe checks the Ready that went aside against its own log, once: the Readies
+        # its cycle goes on to run are checked against the live log
+        self.finishing_log, self.aside_log = self.aside_log, None
         try:
             job()
             error = None
@@ -189,14 +194,13 @@ class SimMember(SimPeer):
         try:
             then(error)
         finally:
-            if self.aside_log is taken:  # (unless its Ready's cycle sent another one aside)
-                self.aside_log = None
+            self.finishing_log = None
 
     def crash(self) -> dict[Path, int]:
         """Power off: requests in flight are never answered; unsynced bytes are torn (a WAL write
         still running aside never reached the disk)."""
         self.member = None
-        self.aside = self.aside_log = None
+        self.aside = self.aside_log = self.finishing_log = None
         self.outbox.clear()
         self.restarts += 1
         return self.disk.crash()
