@@ -4,33 +4,14 @@ each aside write until it lets it run, as the node's WAL thread would finish it 
 
 from __future__ import annotations
 
-import random
-from pathlib import Path
-
 import pytest
+from played_leader import drain, elect_n1
 
 from actors.etcd import v2api
 from actors.etcd.membercore import MemberCore
-from actors.etcd.requests import ClientWrite, MemberSettings
-from actors.raft.core import Role
-from actors.raft.messages import AppendEntries, AppendResponse, VoteRequest, VoteResponse
-from actors.raft.snapfile import SnapshotStore
-from actors.raft.wal import WAL
+from actors.etcd.requests import ClientWrite
+from actors.raft.messages import AppendEntries, AppendResponse
 from emulator.disk import DiskFaults
-from emulator.sim.member import SimLog
-from emulator.simdisk import SimDisk
-
-ROOT = Path("/sim/member")
-
-
-class Clock:
-    mono = 100.0
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def time_ns(self) -> int:
-        return int((1_700_000_000 + self.mono) * 1e9)
 
 
 class Aside:
@@ -52,12 +33,6 @@ class Aside:
         then(None)
 
 
-def drain(sent: list) -> list:
-    out = sent[:]
-    sent.clear()
-    return out
-
-
 def appends(msgs: list) -> list[AppendEntries]:
     return [m for m in msgs if type(m) is AppendEntries and m.entries]
 
@@ -67,42 +42,15 @@ def ack(member: MemberCore, msg: AppendEntries) -> None:
 
 
 def leader(aside: Aside, min_entries: int = 1):
-    disk = SimDisk(random.Random(1))
-    log = SimLog("n1", None)
-    wal, recovered = WAL.open(ROOT / "wal", node="n1", token="t", log=log, disk=disk)
-    sent: list = []
-    clock = Clock()
-    member = MemberCore(
-        "n1",
-        MemberSettings(voters=("n1", "n2")),
-        wal=wal,
-        recovered=recovered,
-        snaps=SnapshotStore(ROOT / "snap", log=log, disk=disk),
-        rng=random.Random(1),
-        send=sent.append,
-        clock=clock,
-        log=log,
-        persist_aside=aside,
-        aside_min_entries=min_entries,
-    )
-    for _ in range(200):
-        clock.mono += 0.1
-        member.tick()
-        member.ready()
-        for msg in drain(sent):
-            if type(msg) is VoteRequest:
-                member.step(VoteResponse(msg.term, "n2", "n1", True, msg.pre))
-        member.ready()
-        if member.core.role is Role.LEADER:
-            break
-    assert member.core.role is Role.LEADER
+    played = elect_n1(persist_aside=aside, aside_min_entries=min_entries)
+    member, sent = played.member, played.sent
     while aside.waiting:  # the new leader's no-op goes aside too: let it through, ack it
         aside.finish()
     for msg in appends(drain(sent)):
         ack(member, msg)
     member.ready()
     drain(sent)
-    return member, sent, wal, disk
+    return member, sent, played.wal, played.disk
 
 
 def write(member: MemberCore, answers: list, n: int) -> None:

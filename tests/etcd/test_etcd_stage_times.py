@@ -4,23 +4,14 @@ played by the test, over a simulated disk and a clock that moves only when told.
 
 from __future__ import annotations
 
-import random
-from pathlib import Path
-
 import pytest
+from played_leader import Clock, drain, elect_n1
 
 from actors.etcd import v2api
 from actors.etcd.membercore import MemberCore
 from actors.etcd.memberports import StageTimes
-from actors.etcd.requests import ClientWrite, MemberSettings
-from actors.raft.core import Role
-from actors.raft.messages import AppendEntries, AppendResponse, VoteRequest, VoteResponse
-from actors.raft.snapfile import SnapshotStore
-from actors.raft.wal import WAL
-from emulator.sim.member import SimLog
-from emulator.simdisk import SimDisk
-
-ROOT = Path("/sim/member")
+from actors.etcd.requests import ClientWrite
+from actors.raft.messages import AppendEntries, AppendResponse
 
 
 def test_an_ack_answers_every_append_it_covers_each_timed_from_its_own_send():
@@ -53,52 +44,11 @@ def test_a_follower_that_stopped_answering_is_remembered_for_a_bounded_number_of
     assert times.count["follower"] == StageTimes.MAX_UNACKED
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.mono = 100.0
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def time_ns(self) -> int:
-        return int((1_700_000_000 + self.mono) * 1e9)
-
-
 def leader_with_a_played_follower(clock: Clock) -> tuple[MemberCore, list]:
     """n1 leads voters n1 and n2; n2 is the test, which grants votes and acks appends."""
-    disk = SimDisk(random.Random(1))
-    log = SimLog("n1", None)
-    wal, recovered = WAL.open(ROOT / "wal", node="n1", token="t", log=log, disk=disk)
-    sent: list = []
-    member = MemberCore(
-        "n1",
-        MemberSettings(voters=("n1", "n2")),
-        wal=wal,
-        recovered=recovered,
-        snaps=SnapshotStore(ROOT / "snap", log=log, disk=disk),
-        rng=random.Random(1),
-        send=sent.append,
-        clock=clock,
-        log=log,
-    )
-    for _ in range(200):
-        if member.core.role is Role.LEADER:
-            ack_appends(member, sent)
-            return member, sent
-        clock.mono += 0.1
-        member.tick()
-        member.ready()
-        for msg in drain(sent):
-            if type(msg) is VoteRequest:
-                member.step(VoteResponse(msg.term, "n2", "n1", True, msg.pre))
-        member.ready()
-    raise AssertionError("n1 never became leader")
-
-
-def drain(sent: list) -> list:
-    out = sent[:]
-    sent.clear()
-    return out
+    played = elect_n1(clock)
+    ack_appends(played.member, played.sent)
+    return played.member, played.sent
 
 
 def ack_appends(member: MemberCore, sent: list) -> int:
