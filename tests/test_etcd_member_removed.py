@@ -27,7 +27,7 @@ class Cluster:
                 node.member.tick()
             for _ in range(5):  # deliver until quiet
                 for node in self.nodes.values():
-                    if node.aside is not None and node.aside[0] <= self.clock.step:
+                    if node.aside_due(self.clock.step):
                         node.finish_aside()  # a leader's WAL write, done aside, is due
                     node.member.ready()
                 for node in list(self.nodes.values()):

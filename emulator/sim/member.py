@@ -136,9 +136,9 @@ class SimMember(SimPeer):
         self.log = SimLog(node_id, trace)
         self.outbox: list[Any] = []
         self.member: MemberCore | None = None
-        # a leader's WAL write running aside: (due step, job, then), as the node's WAL thread runs it
-        self.aside: tuple[int, Callable[[], None], Callable[[Any], None]] | None = None
-        self.aside_log: TakenLog | None = None  # the log as the Ready aside found it
+        # a leader's WAL write running aside, as the node's WAL thread runs it: (due step, job,
+        # then, the log as its Ready found it)
+        self.aside: tuple[int, Callable[[], None], Callable[[Any], None], TakenLog] | None = None
         self.finishing_log: TakenLog | None = None  # the same, while its outcome is handed back
         self._aside_rng = random.Random(f"{seed}/{node_id}/aside")
         self._ids = 0
@@ -174,18 +174,21 @@ class SimMember(SimPeer):
     def _persist_aside(self, job: Callable[[], None], then: Callable[[Any], None]) -> None:
         """The WAL write is done 1-3 network steps from now (:meth:`finish_aside`); messages
         delivered meanwhile are stepped into the core, as on the node's loop."""
-        self.aside = (self.clock.step + self._aside_rng.randint(1, 3), job, then)
-        self.aside_log = TakenLog(self.member.core.log)  # type: ignore[union-attr]
+        taken = TakenLog(self.member.core.log)  # type: ignore[union-attr]
+        self.aside = (self.clock.step + self._aside_rng.randint(1, 3), job, then, taken)
+
+    def aside_due(self, step: int) -> bool:
+        return self.member is not None and self.aside is not None and self.aside[0] <= step
 
     def finish_aside(self) -> None:
         """Run the WAL write that is due and hand its outcome back to the core (a crash in the
         middle of its fsync raises, as an inline one does)."""
         assert self.aside is not None
-        _, job, then = self.aside
+        _, job, then, taken = self.aside
         self.aside = None
         # the probe checks the Ready that went aside against its own log, once: the Readies
         # its cycle goes on to run are checked against the live log
-        self.finishing_log, self.aside_log = self.aside_log, None
+        self.finishing_log = taken
         try:
             job()
             error = None
@@ -200,7 +203,7 @@ class SimMember(SimPeer):
         """Power off: requests in flight are never answered; unsynced bytes are torn (a WAL write
         still running aside never reached the disk)."""
         self.member = None
-        self.aside = self.aside_log = self.finishing_log = None
+        self.aside = self.finishing_log = None
         self.outbox.clear()
         self.restarts += 1
         return self.disk.crash()

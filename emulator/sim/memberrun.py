@@ -184,7 +184,7 @@ class MemberSimulation(MemberFaults):
 
     def _after_step(self, now: int) -> None:
         for node in self.nodes.values():
-            if node.member is not None and node.aside is not None and node.aside[0] <= now:
+            if node.aside_due(now):
                 self._process(node, node.finish_aside)
 
     def _process(self, node: SimMember, run: Any = None) -> None:
