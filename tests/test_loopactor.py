@@ -132,7 +132,8 @@ def test_a_burst_of_tells_from_another_thread_wakes_the_loop_once_and_all_arrive
     ref = _Recorder.start(_ctx(tmp_path), loop)
     actor = _actor(ref)
     n = 3 * DRAIN_CAP + 7  # more than one drain's cap: the drain must reschedule itself
-    loop.run(lambda: None)  # on_start and its first drain done: that drain would also clear the flag
+    # on_start and its first drain done first: that drain clears the flag a burst relies on
+    loop.run(lambda: None)
     held = threading.Event()
     loop.call_soon(held.wait, 5)  # the loop is busy while the burst is told
     crossings = _count_wakeups(loop)
