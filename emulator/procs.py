@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -13,8 +12,7 @@ from enum import Enum
 from pathlib import Path
 
 from emulator.node import REBOOT_EXIT_CODE
-
-_PR_SET_PDEATHSIG = 1
+from emulator.pdeathsig import die_with_parent
 
 
 class NodeState(str, Enum):
@@ -23,15 +21,6 @@ class NodeState(str, Enum):
     DOWN = "down"
     PAUSED = "paused"
     REBOOTING = "rebooting"
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: if the supervisor dies, the node gets SIGTERM."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 @dataclass
@@ -76,7 +65,7 @@ class NodeProcess:
             stdin=subprocess.DEVNULL,
             stdout=err,
             stderr=err,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,  # the supervisor gone: the node gets SIGTERM
             close_fds=True,
         )
         err.close()

@@ -9,9 +9,7 @@ spawn thread) — never from a short-lived request thread.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,18 +19,10 @@ from pathlib import Path
 from queue import Queue
 from typing import Any
 
+from emulator.pdeathsig import die_with_parent
+
 GUARD = Path(__file__).with_name("guard.py")
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-_PR_SET_PDEATHSIG = 1
-
-
-def _pdeathsig() -> None:
-    # runs in the child before exec. SIGTERM, not SIGKILL: the guard's handler then SIGKILLs the
-    # whole group, which a SIGKILLed guard could not do.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def spawn(
@@ -51,7 +41,7 @@ def spawn(
         stdout=stdout,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_pdeathsig,
+        preexec_fn=die_with_parent,  # SIGTERM: the guard then SIGKILLs the unit's whole group
         pass_fds=pass_fds,
         close_fds=True,
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.updateservice.address import INFO_FILE, update_service_base
-from emulator.procs import _die_with_parent
+from emulator.pdeathsig import die_with_parent
 
 MODULE = "actors.updateservice"  # in the process's command line (tests look for it)
 READY_WAIT_S = 10.0
@@ -51,7 +51,7 @@ class UpdateServiceProcess:
             stdin=subprocess.DEVNULL,
             stdout=err,
             stderr=err,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             close_fds=True,
         )
         err.close()
