@@ -14,7 +14,8 @@ the node, and to apply committed entries in order.
 
 A follower forwards proposals (batched, at the next Ready) and ReadIndex requests to the leader
 it knows; ``propose`` returning True only means the proposal went on its way. The caller learns
-the outcome from the entries it applies (or a timeout), as with etcd.
+the outcome from the entries it applies (or a timeout), as with etcd. The leader appends a
+forwarded proposal once even when the network delivers its message twice (``recentproposals``).
 """
 
 from __future__ import annotations

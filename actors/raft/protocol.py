@@ -50,6 +50,7 @@ from actors.raft.messages import (
 )
 from actors.raft.readindex import ReadState
 from actors.raft.ready import RaftConfig, Role
+from actors.raft.recentproposals import RecentProposals
 from actors.raft.replication import Leader
 from emulator import wire
 
@@ -92,6 +93,7 @@ class RaftProtocol:
         self.read_states: list[ReadState] = []
         self._msgs: list[Any] = []
         self._leader_state: Leader | None = None
+        self._forwarded = RecentProposals()  # kept across terms: a duplicate may come late
         self._tally: VoteTally | None = None
         self._election_elapsed = 0
         self._timeout = self._random_timeout()
@@ -313,7 +315,8 @@ class RaftProtocol:
     def _on_propose(self, m: Propose) -> None:
         if self._leader_state is not None:
             for entry in m.entries:
-                self._leader_state.propose(entry.kind, entry.data)
+                if self._forwarded.first_time(entry.data):  # a duplicated message: once only
+                    self._leader_state.propose(entry.kind, entry.data)
 
     def _on_read_index_request(self, m: ReadIndexRequest) -> None:
         if self._leader_state is not None:

@@ -9,6 +9,7 @@ from actors.raft.messages import (
     InstallSnapshot,
     Propose,
 )
+from actors.raft.recentproposals import RecentProposals
 
 
 def test_proposals_commit_on_every_node_in_order(make_cluster):
@@ -33,6 +34,31 @@ def test_follower_forwards_proposals_to_the_leader(make_cluster):
     assert {m.frm for m in forwarded} == {"b", "c"} and {m.to for m in forwarded} == {"a"}
     c.tick()
     assert sorted(c.data("a")) == [b"via-b", b"via-c"]
+
+
+def test_a_duplicated_forwarded_proposal_is_appended_once(make_cluster):
+    c = make_cluster()
+    c.elect("a")
+    assert c["b"].propose(b"once")
+    c.pump()
+    (forwarded,) = c.sent_of(Propose, frm="b")
+    c["a"].step(forwarded)  # the network delivers the same message again, later
+    c.pump()
+    c.tick(2)
+    for node in c.ids:
+        assert c.data(node) == [b"once"]
+    assert c["b"].propose(b"twice")  # new data is taken as before
+    c.pump()
+    c.tick()
+    assert c.data("a") == [b"once", b"twice"]
+
+
+def test_recent_proposals_forget_the_oldest_past_their_window():
+    recent = RecentProposals(capacity=2)
+    assert recent.first_time(b"1") and recent.first_time(b"2")
+    assert not recent.first_time(b"1") and recent.duplicates == 1
+    assert recent.first_time(b"3")  # b"1" leaves the window
+    assert recent.first_time(b"1") and not recent.first_time(b"3")
 
 
 def test_proposal_without_a_known_leader_is_refused(make_cluster):
