@@ -385,3 +385,24 @@ def test_concurrent_writes_are_batched_fsynced_aside_and_reach_every_member(etcd
             return code == 200 and len(body["node"]["nodes"]) == written
 
         wait_until(has_all, timeout=10, what=f"every write on {node['name']}")
+
+
+def test_writes_through_a_follower_apply_once_when_every_frame_is_duplicated(etcd_cluster):
+    """A follower forwards its clients' writes to the leader in a Raft Propose; with the network
+    sending every frame twice, each write must still apply once (not two in-order keys)."""
+    status = etcd_cluster.status()
+    leader = leader_of(status)
+    follower = next(n for n in status["nodes"] if n["name"] != leader)
+    etcd_cluster.cli("fault", "duplicate", "100%")
+    for i in range(20):
+        code, _, _ = http("POST", follower["client_url"] + "/v2/keys/queue", {"value": str(i)})
+        assert code == 201
+    etcd_cluster.cli("fault", "clear")
+    for node in status["nodes"]:
+
+        def queued(node=node):
+            code, body, _ = http("GET", node["client_url"] + "/v2/keys/queue?sorted=true")
+            return [n["value"] for n in body["node"]["nodes"]] if code == 200 else []
+
+        wait_until(lambda: len(queued()) >= 20, timeout=10, what=f"the writes on {node['name']}")
+        assert queued() == [str(i) for i in range(20)]
