@@ -9,8 +9,9 @@ disk faults act in one place and never on the machine's real disk:
 
 :class:`RealDisk` is the real-file implementation. With a ``root`` it keeps a *synced ledger*
 (``disk-synced.json`` in the root): for every file under the root, the size it had at its last
-fsync. The ledger is rewritten in place on every fsync (no fsync of its own: a killed process
-keeps the page cache, and a power cut is what :func:`lose_unsynced` plays). It is read twice:
+fsync. It is JSON with each size in a fixed-width slot, so a known file's fsync rewrites only its
+slot, in place (no fsync of its own: a killed process keeps the page cache, and a power cut is
+what :func:`lose_unsynced` plays). It is read twice:
 
 * by the WAL on restart — a bad record *below* the synced size cannot be a torn write, it is
   corruption, and the node refuses to start (etcd tells the two apart by its torn-sector rule; we
@@ -39,6 +40,7 @@ from typing import Protocol
 from emulator.wire import message
 
 LEDGER_NAME = "disk-synced.json"
+_SLOT = 20  # characters of a size in the ledger: any 64-bit size fits
 _datasync = getattr(os, "fdatasync", os.fsync)
 
 
@@ -108,7 +110,8 @@ class SyncLedger:
         self.sizes: dict[str, int] = read_ledger(self.root)
         self._fd = -1
         self._length = 0  # the file's length: what a shorter version is padded to
-        self._quoted: dict[str, str] = {}
+        self._quoted: dict[str, bytes] = {}  # each key's JSON text, made once
+        self._slots: dict[str, int] = {}  # key -> offset of its size's slot in the file
 
     def key(self, path: Path) -> str | None:
         try:
@@ -138,29 +141,46 @@ class SyncLedger:
             self._save()
 
     def synced(self, key: str, size: int) -> None:
-        """An open file's fsync (its key taken once, at open: this runs on every WAL fsync)."""
+        """An open file's fsync (its key taken once, at open: this runs on every WAL fsync, on a
+        follower between its fsync and its ack, so a known key's size changes in place)."""
         with self._lock:
-            if self.sizes.get(key) != size:
-                self.sizes[key] = size
+            if self.sizes.get(key) == size:
+                return
+            self.sizes[key] = size
+            slot = self._slots.get(key)
+            if slot is None:
                 self._save()
+            else:
+                os.pwrite(self._fd, b"%-*d" % (_SLOT, size), slot)
 
     def _save(self) -> None:
-        # json.dumps(self.sizes), with each key's JSON text kept: the sizes are plain ints
+        # JSON with every size in a fixed-width slot, padded with spaces (JSON allows them after
+        # a value): a known file's new size is one small pwrite at its slot's offset (synced).
         quoted = self._quoted
-        for k in self.sizes.keys() - quoted.keys():
-            quoted[k] = json.dumps(k)
-        data = ("{" + ",".join(f"{quoted[k]}:{v}" for k, v in self.sizes.items()) + "}").encode()
+        parts: list[bytes] = []
+        slots: dict[str, int] = {}
+        offset = 1  # after "{"
+        for k, v in self.sizes.items():
+            q = quoted.get(k)
+            if q is None:
+                q = quoted[k] = json.dumps(k).encode()
+            head = (b"," if parts else b"") + q + b":"
+            offset += len(head)
+            slots[k] = offset
+            parts.append(head + b"%-*d" % (_SLOT, v))
+            offset += _SLOT
+        data = b"{" + b"".join(parts) + b"}"
         if self._fd < 0:
             self.root.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             self._length = os.fstat(self._fd).st_size
-        # Runs on every WAL fsync, so it is one pwrite: a shorter version is padded with spaces
-        # (JSON allows them after the value) instead of cut with ftruncate, so the whole old text
-        # is always overwritten and a reader never sees a mix of two versions.
+        # One pwrite: a shorter version is padded with spaces instead of cut with ftruncate, so
+        # the whole old text is always overwritten and a reader never sees a mix of two versions.
         if len(data) < self._length:
             data += b" " * (self._length - len(data))
         self._length = len(data)
         os.pwrite(self._fd, data, 0)
+        self._slots = slots
 
 
 def read_ledger(root: Path) -> dict[str, int]:

@@ -44,6 +44,35 @@ def test_fsync_records_the_synced_size_and_rename_and_remove_follow(tmp_path):
     assert RealDisk(tmp_path).synced_size(tmp_path / "wal" / "a") is None
 
 
+def test_a_known_files_new_size_is_written_in_place_and_reads_back(tmp_path):
+    disk = RealDisk(tmp_path)
+    files = [disk.open(tmp_path / name, create=True) for name in ("a", "b")]
+    for f in files:
+        f.write(b"x")
+        f.fsync()
+    length = (tmp_path / LEDGER_NAME).stat().st_size
+    files[0].write(b"y" * 123456)
+    files[0].fsync()
+    assert ledger(tmp_path) == {"a": 123457, "b": 1}
+    assert (tmp_path / LEDGER_NAME).stat().st_size == length  # one slot rewritten, nothing moved
+    # a new process picks the ledger up and goes on from it; a file added later joins it
+    files[1].close()
+    again = RealDisk(tmp_path)
+    g = again.open(tmp_path / "b", create=True)
+    g.write(b"zz")
+    g.fsync()
+    h = again.open(tmp_path / "c", create=True)
+    h.write(b"c")
+    h.fsync()
+    assert ledger(tmp_path) == {"a": 123457, "b": 3, "c": 1}
+    again.remove(tmp_path / "a")
+    g.write(b"!")
+    g.fsync()
+    assert ledger(tmp_path) == {"b": 4, "c": 1}
+    for f in (files[0], g, h):
+        f.close()
+
+
 def test_files_outside_the_root_are_not_tracked(tmp_path):
     disk = RealDisk(tmp_path / "node")
     f = disk.open(tmp_path / "elsewhere", create=True)
