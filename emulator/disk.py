@@ -40,6 +40,7 @@ from typing import Protocol
 from emulator.wire import message
 
 LEDGER_NAME = "disk-synced.json"
+_NO_ALLOCATE = {errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}  # a file system that cannot
 _SLOT = 20  # characters of a size in the ledger: any 64-bit size fits
 _datasync = getattr(os, "fdatasync", os.fsync)
 
@@ -72,12 +73,16 @@ def eio(path: Path | str) -> OSError:
 
 
 class DiskFile(Protocol):
-    """An open file; writes append. One thread at a time."""
+    """An open file; writes append at ``size``, the end of its data. One thread at a time."""
 
     path: Path
     size: int
 
     def write(self, data: bytes | bytearray | memoryview) -> None: ...
+    def allocate(self, length: int) -> None:
+        """Make the file at least ``length`` bytes long, zeros past its data (``size`` stays):
+        writes up to there then change no file size, so their fsync has no metadata to log."""
+
     def fsync(self) -> None: ...
     def truncate(self, size: int) -> None: ...
     def close(self) -> None: ...
@@ -199,7 +204,7 @@ class _RealFile:
         self._disk = disk
         self.path = path
         self.fd = fd
-        self.size = os.fstat(fd).st_size
+        self.size = self._length = os.fstat(fd).st_size  # end of the data; the file's length
         self._keyed: tuple[Path, str | None] | None = None  # (path, its ledger key)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -207,9 +212,23 @@ class _RealFile:
             raise enospc(self.path)
         view = memoryview(data)
         while view:
-            n = os.write(self.fd, view)
+            n = os.pwrite(self.fd, view, self.size)
             self.size += n
             view = view[n:]
+        self._length = max(self._length, self.size)
+
+    def allocate(self, length: int) -> None:
+        if length <= self._length:
+            return
+        if self._disk.faults.full:
+            raise enospc(self.path)
+        try:
+            os.posix_fallocate(self.fd, self._length, length - self._length)
+        except OSError as exc:
+            if exc.errno not in _NO_ALLOCATE:
+                raise  # ENOSPC: the disk is full indeed
+            return  # a file system that cannot allocate ahead: writes just extend the file
+        self._length = length
 
     def fsync(self) -> None:
         disk, path = self._disk, self.path
@@ -223,7 +242,7 @@ class _RealFile:
 
     def truncate(self, size: int) -> None:
         os.ftruncate(self.fd, size)
-        self.size = size
+        self.size = self._length = size
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -247,7 +266,7 @@ class RealDisk:
         self._sleep = sleep
 
     def open(self, path: Path, *, create: bool = False, truncate: bool = False) -> _RealFile:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+        flags = os.O_WRONLY | os.O_CLOEXEC  # no O_APPEND: writes go at the data's end
         if create:
             if self.faults.full:
                 raise enospc(path)
@@ -332,10 +351,28 @@ def lose_unsynced(root: Path, rng: random.Random) -> list[FileCut]:
             continue
         if size <= synced:
             continue
-        new = rng.randint(synced, size)
+        # a preallocated file (a WAL segment) ends in zeros past its data: the cut falls in
+        # what was written and not synced, or nothing would ever be lost
+        end = max(synced, _data_end(path, synced, size))
+        new = rng.randint(synced, end)
         os.truncate(path, new)
         cuts.append(FileCut(key, synced, size, new))
     return cuts
+
+
+def _data_end(path: Path, start: int, size: int, block: int = 1 << 16) -> int:
+    """Where the data of ``path`` ends: past its last nonzero byte, looked for from ``size``
+    back to ``start``."""
+    with open(path, "rb") as f:
+        end = size
+        while end > start:
+            begin = max(start, end - block)
+            f.seek(begin)
+            chunk = f.read(end - begin).rstrip(b"\0")
+            if chunk:
+                return begin + len(chunk)
+            end = begin
+    return start
 
 
 def corrupt_synced(

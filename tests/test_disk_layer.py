@@ -129,13 +129,14 @@ def test_slow_fsync_waits_at_least_the_fault_time_plus_some_jitter(tmp_path):
     assert DiskFaults().fsync_delay(random.Random(2)) == 0
 
 
-def _file_with_unsynced_tail(root: Path, synced: bytes, unsynced: bytes) -> Path:
+def _file_with_unsynced_tail(root: Path, synced: bytes, unsynced: bytes, allocate: int = 0) -> Path:
     disk = RealDisk(root)
     disk.mkdir(root / "member" / "wal")
     path = root / "member" / "wal" / "0001.wal"
     f = disk.open(path, create=True)
     f.write(synced)
     f.fsync()
+    f.allocate(allocate)  # zeros past the data, as a WAL segment has
     f.write(unsynced)
     f.close()
     return path
@@ -152,6 +153,38 @@ def test_lose_unsynced_cuts_between_the_last_fsync_and_the_end(tmp_path):
         assert path.read_bytes() == b"s" * 100 + b"u" * (cut.size_after - 100)
         seen.add(cut.size_after)
     assert len(seen) > 10  # a random byte, not always the same place
+
+
+def test_lose_unsynced_cuts_in_the_unsynced_data_of_a_file_allocated_ahead(tmp_path):
+    seen = set()
+    for seed in range(40):
+        root = tmp_path / str(seed)
+        path = _file_with_unsynced_tail(root, b"s" * 100, b"u" * 30, allocate=4096)
+        assert path.stat().st_size == 4096
+        [cut] = lose_unsynced(root, random.Random(seed))
+        assert cut.synced == 100 and cut.size_before == 4096
+        assert 100 <= cut.size_after <= 130  # never in the zeros, where nothing would be lost
+        assert path.read_bytes() == b"s" * 100 + b"u" * (cut.size_after - 100)
+        seen.add(cut.size_after)
+    assert len(seen) > 10
+
+
+def test_writes_go_at_the_end_of_the_data_not_of_the_allocated_file(tmp_path):
+    disk = RealDisk(tmp_path)
+    f = disk.open(tmp_path / "f", create=True)
+    f.write(b"abc")
+    f.allocate(100)
+    f.allocate(50)  # never shrinks
+    f.write(b"def")
+    f.fsync()
+    assert f.size == 6 and read_ledger(tmp_path) == {"f": 6}
+    assert (tmp_path / "f").read_bytes() == b"abcdef" + bytes(94)
+    disk.faults = DiskFaults(full=True)
+    f.allocate(100)  # nothing to allocate: no error
+    with pytest.raises(OSError) as err:
+        f.allocate(200)
+    assert err.value.errno == errno.ENOSPC and (tmp_path / "f").stat().st_size == 100
+    f.close()
 
 
 def test_lose_unsynced_leaves_fully_synced_files_alone(tmp_path):

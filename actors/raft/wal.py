@@ -31,8 +31,13 @@ draws the same line with a heuristic (a torn record ends in a zeroed sector; any
 mismatch is fatal); the ledger lets us draw it exactly.
 
 ``append`` is the hot path: all records of a batch are framed into one bytearray, written with
-one ``write`` and made durable with one ``fdatasync`` (group commit). One thread at a time. All
-file I/O goes through a :class:`emulator.disk.Disk`, where the disk faults act.
+one ``write`` and made durable with one ``fdatasync`` (group commit). The last segment's file is
+allocated ahead of its data (zeros, ``PREALLOCATE_BYTES`` at a time), as etcd preallocates its
+segments, so an append changes no file size and its fdatasync has no metadata to commit. Replay
+reads zeros from a record's start to the end of the file as the end of the data; on open they
+are cut (allocated again when appends need them), and a full segment is cut to its data before
+the next one starts. One thread at a time. All file I/O goes through a
+:class:`emulator.disk.Disk`, where the disk faults act.
 """
 
 from __future__ import annotations
@@ -60,6 +65,10 @@ from emulator.disk import Disk, DiskFile, RealDisk
 from emulator.wire import pack
 
 DEFAULT_SEGMENT_BYTES = 64 << 20
+# Allocated ahead of the data, as etcd preallocates its segments: an append inside the allocation
+# changes no file size, so its fdatasync has no metadata to commit (measured on ext4, three
+# processes appending 300 bytes and fdatasyncing at once: 214-236 µs against 242-263 µs).
+PREALLOCATE_BYTES = 4 << 20
 _NAME = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.wal$")
 
 Log = Callable[..., None]
@@ -143,7 +152,9 @@ class WAL:
         self._log = log
         self._segments: list[_Segment] = []
         self._file: DiskFile | None = None
-        self._size = 0
+        self._size = 0  # the end of the last segment's data: where the next record goes
+        self._allocated = 0  # how far the last segment's file is allocated (zeros past _size)
+        self._data_end = 0  # replay: where the data of the segment replayed last ends
         self._last_index = 0
         self._hard_state: HardState | None = None
         self._snap: SnapshotMark | None = None
@@ -187,7 +198,9 @@ class WAL:
             wal._snap = SnapshotMark(replay.snap_index, replay.snap_term)
         if wal._segments:
             wal._file = disk.open(wal._segments[-1].path)
-            wal._size = wal._file.size
+            if wal._file.size > wal._data_end:  # its preallocated zeros: allocated again later
+                wal._file.truncate(wal._data_end)
+            wal._size = wal._allocated = wal._file.size
         else:
             wal._cut()
         return wal, replay.result(torn)
@@ -229,6 +242,7 @@ class WAL:
                 f"fsynced, so this is not a torn write. The WAL cannot be trusted: remove this "
                 f"node's data dir and let it rejoin from its peers."
             )
+        self._data_end = good
         segment = _Segment(path, seq)
         for rtype, value in records[1:]:
             if rtype == REC_ENTRY:
@@ -331,18 +345,28 @@ class WAL:
     def last_index(self) -> int:
         return self._last_index
 
+    @property
+    def size(self) -> int:
+        """Bytes of records in the last segment (its file may be longer: allocated zeros)."""
+        return self._size
+
     def _write(self, buf: bytearray) -> None:
         f = self._file
         if f is None:
             raise WALError(f"{self.directory}: the WAL is closed")
         if self._failed is not None:
             raise WALError(f"{self.directory}: an earlier fsync failed ({self._failed}); restart")
+        end = self._size + len(buf)
         try:
+            if end > self._allocated:
+                f.allocate(end + PREALLOCATE_BYTES)
+                self._allocated = end + PREALLOCATE_BYTES
             f.write(buf)
         except OSError:
             f.truncate(self._size)  # no half batch in front of the next one
+            self._allocated = self._size
             raise
-        self._size += len(buf)
+        self._size = end
         started = time.perf_counter()
         try:
             f.fsync()
@@ -366,6 +390,10 @@ class WAL:
             frame(buf, REC_SNAPSHOT, pack(self._snap))
         if self._hard_state is not None:
             frame(buf, REC_STATE, pack(self._hard_state))
+        old = self._file
+        if old is not None and self._allocated > self._size:
+            old.truncate(self._size)  # the full segment keeps no preallocated tail
+            old.fsync()
         tmp = path.with_name(path.name + ".tmp")
         f = self.disk.open(tmp, create=True, truncate=True)
         try:
@@ -379,4 +407,5 @@ class WAL:
         f.path = path
         self.close()
         self._file, self._size = f, len(buf)
+        self._allocated = self._size
         self._segments.append(_Segment(path, seq))

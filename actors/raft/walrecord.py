@@ -6,9 +6,10 @@ A segment file is a sequence of records::
 
 little-endian, where the CRC covers type and payload and the payload is a ``wire.pack`` value
 (an entry as the tuple ``(term, index, kind, data)``, the rest as their wire messages). Record
-type 0 is never used, so a zero-filled tail fails its CRC. :func:`scan` reads records until the
-data ends or a record fails a check, and says why it stopped; :mod:`.wal` decides whether that
-is a torn tail or corruption.
+type 0 is never used: zeros from a record's start to the end of the file are the preallocated
+tail of a segment, where the data ends, and zeros followed by anything else fail the CRC.
+:func:`scan` reads records until the data ends or a record fails a check, and says why it
+stopped; :mod:`.wal` decides whether that is a torn tail or corruption.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from emulator.wire import WireError, message, pack, unpack
 
 FORMAT_VERSION = 1
 
-# record types (0 is never used, so a zero-filled tail fails its CRC)
+# record types (0 is never used: see the module docstring)
 REC_HEADER = 1
 REC_ENTRY = 2
 REC_STATE = 3
@@ -80,6 +81,8 @@ def scan(data: bytes) -> tuple[list[tuple[int, Any]], int, str | None]:
         if size - pos < hdr:
             return records, pos, f"partial record header ({size - pos} of {hdr} bytes)"
         length, crc, rtype = _FRAME.unpack_from(data, pos)
+        if rtype == 0 and data.count(0, pos) == size - pos:
+            return records, pos, None  # a preallocated tail: zeros from here on, no record
         end = pos + hdr + length
         if end > size:
             return records, pos, f"short payload ({size - pos - hdr} of {length} bytes)"

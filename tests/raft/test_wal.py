@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.raft.entries import Entry, EntryKind, HardState
-from actors.raft.wal import WAL, WALCorrupt, WALError, WALMismatch
+from actors.raft.wal import PREALLOCATE_BYTES, WAL, WALCorrupt, WALError, WALMismatch
 from emulator import disk as diskmod
 
 NODE, TOKEN = "core-01", "tok-1"
@@ -55,11 +55,16 @@ def segment_files(directory: Path) -> list[Path]:
 def record_bounds(data: bytes) -> list[tuple[int, int]]:
     """(start, end) of each record in a segment, read from the length fields."""
     out, pos = [], 0
-    while pos < len(data):
+    while pos < len(data) and data[pos + 8] != 0:  # type 0: the allocated zeros past the data
         (length,) = struct.unpack_from("<I", data, pos)
         out.append((pos, pos + 9 + length))
         pos += 9 + length
     return out
+
+
+def records_end(data: bytes) -> int:
+    bounds = record_bounds(data)
+    return bounds[-1][1] if bounds else 0
 
 
 # --- round trips ----------------------------------------------------------------------------
@@ -239,9 +244,9 @@ def _base_wal(directory: Path, last_batch: list[Entry]) -> tuple[int, int]:
     with reopen(directory)[0] as wal:
         wal.append(ents(1, 5, 1), HardState(1, "core-02", 3))
         wal.append(ents(6, 8, 1), HardState(1, "core-02", 5))
-        before = wal.segments[-1].stat().st_size
+        before = wal.size
         wal.append(last_batch, None)
-        return before, wal.segments[-1].stat().st_size
+        return before, wal.size
 
 
 def _check_recovery_cut_at(directory: Path, cut_at: int, size: int, kept: list[Entry]) -> None:
@@ -272,14 +277,37 @@ def test_truncation_at_every_offset_of_the_last_record(tmp_path):
         _check_recovery_cut_at(d, before, offset, [])
 
 
-def test_zero_filled_tail_is_cut(tmp_path):
+def test_a_segment_is_allocated_ahead_and_its_zero_tail_is_where_the_data_ends(tmp_path):
+    _, end = _base_wal(tmp_path, ents(9, 9))
+    seg = segment_files(tmp_path)[-1]
+    assert seg.stat().st_size >= PREALLOCATE_BYTES > end  # zeros past the data
+    assert set(seg.read_bytes()[end:]) == {0}
+    wal, rec = reopen(tmp_path)
+    assert rec.torn_tail is None and rec.entries == ents(1, 9)
+    assert wal.size == end
+    wal.append(ents(10, 11, 2), None)  # goes right after the data, not after the zeros
+    wal.close()
+    assert recover(tmp_path).entries == ents(1, 9) + ents(10, 11, 2)
+
+
+def test_zeros_then_anything_else_is_a_torn_tail(tmp_path):
     before, _ = _base_wal(tmp_path, ents(9, 9))
     seg = segment_files(tmp_path)[-1]
     with open(seg, "r+b") as f:
         f.truncate(before)
         f.seek(before)
-        f.write(bytes(4096))
-    _check_recovery_cut_at(tmp_path, before, before + 4096, [])
+        f.write(bytes(4096) + b"x")
+    _check_recovery_cut_at(tmp_path, before, before + 4097, [])
+
+
+def test_a_full_segment_keeps_no_allocated_tail(tmp_path):
+    with reopen(tmp_path, segment_bytes=1000)[0] as wal:
+        for i in range(1, 100, 10):
+            wal.append(ents(i, i + 9), None)
+        wal.append(ents(100, 100), None)
+    *full, last = segment_files(tmp_path)
+    assert full and all(records_end(s.read_bytes()) == s.stat().st_size for s in full)
+    assert last.stat().st_size > records_end(last.read_bytes())
 
 
 @settings(
@@ -318,7 +346,8 @@ def test_torn_or_flipped_last_batch_is_cut_to_the_good_prefix(
             raw = bytearray(seg.read_bytes())
             raw[offset] ^= flip
             seg.write_bytes(raw)
-            _check_recovery_cut_at(d, start, after, batch[:-1])
+            # the cut takes the allocated zeros after it too
+            _check_recovery_cut_at(d, start, len(raw), batch[:-1])
 
 
 # --- refusing to start -----------------------------------------------------------------------
@@ -380,17 +409,17 @@ def test_wal_of_another_cluster_or_node_is_refused(tmp_path, node, token):
 def test_failed_write_leaves_no_half_batch(tmp_path, monkeypatch):
     wal, _ = reopen(tmp_path)
     wal.append(ents(1, 3), None)
-    size = wal.segments[-1].stat().st_size
-    real_write = os.write  # the disk layer's write: half a batch lands, then the disk is full
+    size = wal.size
+    real_pwrite = os.pwrite  # the disk layer's write: half a batch lands, then the disk is full
 
-    def half_then_full(fd, data):
-        real_write(fd, bytes(data[: len(data) // 2]))
+    def half_then_full(fd, data, offset):
+        real_pwrite(fd, bytes(data[: len(data) // 2]), offset)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(diskmod.os, "write", half_then_full)
+    monkeypatch.setattr(diskmod.os, "pwrite", half_then_full)
     with pytest.raises(OSError, match="No space"):
         wal.append(ents(4, 40), None)
-    monkeypatch.setattr(diskmod.os, "write", real_write)
+    monkeypatch.setattr(diskmod.os, "pwrite", real_pwrite)
     assert wal.segments[-1].stat().st_size == size
     wal.append(ents(4, 5), None)
     wal.close()
