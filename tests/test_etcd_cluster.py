@@ -406,3 +406,5 @@ def test_writes_through_a_follower_apply_once_when_every_frame_is_duplicated(etc
 
         wait_until(lambda: len(queued()) >= 20, timeout=10, what=f"the writes on {node['name']}")
         assert queued() == [str(i) for i in range(20)]
+    # the leader saw each forwarded write twice and says how many copies it dropped
+    assert metric(url_of(status, leader), "coreemu_raft_duplicate_proposals_total") >= 20

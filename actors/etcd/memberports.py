@@ -102,6 +102,7 @@ def member_view(member: Any) -> dict[str, Any]:
         "recv_append": stats.recv_append,
         "followers": {n: f.to_json() for n, f in stats.followers.items()},
         "pending_writes": len(member._writes),
+        "duplicate_proposals": member.core.duplicate_proposals,
         "stage_seconds": dict(times.seconds),
         "stage_count": dict(times.count),
     }

@@ -41,6 +41,12 @@ class MemberMetrics:
             "member went on taking acks and writes.",
             registry=r,
         )
+        self.duplicate_proposals = Gauge(
+            "coreemu_raft_duplicate_proposals_total",
+            "Proposals forwarded by a follower that reached this leader again (a network that "
+            "duplicates messages) and were appended once, not twice.",
+            registry=r,
+        )
         self.apply_lag = Gauge(
             "coreemu_raft_apply_lag", "Committed but not yet applied entries.", registry=r
         )
@@ -90,6 +96,7 @@ class MemberMetrics:
         self.pending.set(view["pending_writes"])
         self.failed.set(c.proposals_failed)
         self.persisted_aside.set(c.persisted_aside)
+        self.duplicate_proposals.set(view["duplicate_proposals"])
         self.apply_lag.set(max(0, status.commit - status.applied))
         for stage, seconds in view["stage_seconds"].items():
             self.stage_sum.labels(stage).set(seconds)

@@ -111,6 +111,11 @@ class RaftProtocol:
             ReadIndexResponse: self._on_read_index_response,
         }
 
+    @property
+    def duplicate_proposals(self) -> int:
+        """Forwarded proposals that arrived again (a duplicating network) and were dropped."""
+        return self._forwarded.duplicates
+
     # -- inputs -----------------------------------------------------------------------------------
 
     def tick(self) -> None:
