@@ -40,7 +40,8 @@ from typing import Protocol
 from emulator.wire import message
 
 LEDGER_NAME = "disk-synced.json"
-_NO_ALLOCATE = {errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}  # a file system that cannot
+# what posix_fallocate says on a file system that cannot allocate ahead (writes then just extend)
+_NO_ALLOCATE = {errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 _SLOT = 20  # characters of a size in the ledger: any 64-bit size fits
 _datasync = getattr(os, "fdatasync", os.fsync)
 

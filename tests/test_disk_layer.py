@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator import disk as diskmod
 from emulator.disk import (
     LEDGER_NAME,
     DiskFaults,
@@ -185,6 +186,21 @@ def test_writes_go_at_the_end_of_the_data_not_of_the_allocated_file(tmp_path):
         f.allocate(200)
     assert err.value.errno == errno.ENOSPC and (tmp_path / "f").stat().st_size == 100
     f.close()
+
+
+def test_a_file_system_that_cannot_allocate_ahead_still_takes_the_writes(tmp_path, monkeypatch):
+    def unsupported(fd, offset, length):
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    monkeypatch.setattr(diskmod.os, "posix_fallocate", unsupported)
+    disk = RealDisk(tmp_path)
+    f = disk.open(tmp_path / "f", create=True)
+    f.write(b"abc")
+    f.allocate(4096)  # quietly nothing: allocating ahead only makes fsyncs cheaper
+    f.write(b"def")
+    f.fsync()
+    f.close()
+    assert (tmp_path / "f").read_bytes() == b"abcdef" and read_ledger(tmp_path) == {"f": 6}
 
 
 def test_lose_unsynced_leaves_fully_synced_files_alone(tmp_path):
