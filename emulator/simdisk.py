@@ -1,6 +1,7 @@
 """The simulator's disk: the :class:`~emulator.disk.Disk` interface in memory, with crashes.
 
-Each file holds the bytes written so far and how many of them were fsynced. :meth:`SimDisk.crash`
+Each file holds the bytes written so far (then any zeros allocated ahead of them, as a WAL segment
+has) and how many of them were fsynced. :meth:`SimDisk.crash`
 is a power cut: every file keeps its synced bytes plus a random prefix of the rest (a torn tail,
 drawn from the disk's seeded RNG, so a seed replays exactly); files never fsynced keep only a
 random prefix, possibly nothing. The disk faults of :class:`~emulator.disk.DiskFaults` apply as on
@@ -38,8 +39,9 @@ from emulator.disk import NO_FAULTS, DiskFaults, eio, enospc
 
 @dataclass
 class _Blob:
-    data: bytearray = field(default_factory=bytearray)
+    data: bytearray = field(default_factory=bytearray)  # the file: data, then allocated zeros
     synced: int = 0
+    end: int = 0  # where the data written so far ends (zeros allocated ahead may follow)
 
 
 class _SimFile:
@@ -47,6 +49,7 @@ class _SimFile:
         self._disk = disk
         self.path = path
         self._closed = False
+        self.size = len(self._blob.data)  # where writes go: the file's length, as fstat says
 
     @property
     def _blob(self) -> _Blob:
@@ -55,29 +58,34 @@ class _SimFile:
             raise OSError(errno.EBADF, "file closed or removed", str(self.path))
         return blob
 
-    @property
-    def size(self) -> int:
-        return len(self._blob.data)
-
     def write(self, data: bytes | bytearray | memoryview) -> None:
         blob = self._blob
         if self._disk.faults.full:
             raise enospc(self.path)
-        blob.data += bytes(data)
+        start, self.size = self.size, self.size + len(data)
+        blob.data[start : self.size] = data
+        blob.end = max(blob.end, self.size)
 
     def allocate(self, length: int) -> None:
-        """Allocation is a real disk's matter (a faster fsync): the model keeps only the data."""
+        blob = self._blob
+        if length <= len(blob.data):
+            return
+        if self._disk.faults.full:
+            raise enospc(self.path)
+        blob.data += bytes(length - len(blob.data))
 
     def fsync(self) -> None:
         blob = self._blob
         self._disk.sync_cost(self.path)
-        blob.synced = len(blob.data)
+        blob.synced = self.size  # what the real disk's ledger records: this file's data end
 
     def truncate(self, size: int) -> None:
         blob = self._blob
         del blob.data[size:]
         blob.data += bytes(max(0, size - len(blob.data)))
         blob.synced = min(blob.synced, size)
+        blob.end = min(blob.end, size)
+        self.size = size
 
     def close(self) -> None:
         self._closed = True
@@ -171,11 +179,12 @@ class SimDisk:
         lost = {}
         for path in sorted(self.files):
             blob = self.files[path]
-            extra = len(blob.data) - blob.synced
+            extra = blob.end - blob.synced  # written, not synced (zeros allocated past it aside)
             if extra <= 0:
                 continue
             keep = self.rng.randint(0, extra)
             del blob.data[blob.synced + keep :]
+            blob.end = blob.synced + keep
             if extra - keep:
                 lost[path] = extra - keep
         return lost

@@ -148,6 +148,7 @@ class WAL:
         self.node = node
         self.token = token
         self.segment_bytes = DEFAULT_SEGMENT_BYTES
+        self.preallocate_bytes = PREALLOCATE_BYTES
         self.on_fsync: Callable[[float], None] | None = None
         self._log = log
         self._segments: list[_Segment] = []
@@ -170,6 +171,7 @@ class WAL:
         token: str,
         log: Log | None = None,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        preallocate_bytes: int = PREALLOCATE_BYTES,
         on_fsync: Callable[[float], None] | None = None,
         disk: Disk | None = None,
     ) -> tuple[WAL, Recovered]:
@@ -178,6 +180,7 @@ class WAL:
         wal = cls(directory, node, token, log, disk)
         disk = wal.disk
         wal.segment_bytes = segment_bytes
+        wal.preallocate_bytes = preallocate_bytes
         wal.on_fsync = on_fsync
         disk.mkdir(directory)
         for name in disk.listdir(directory):
@@ -359,8 +362,8 @@ class WAL:
         end = self._size + len(buf)
         try:
             if end > self._allocated:
-                f.allocate(end + PREALLOCATE_BYTES)
-                self._allocated = end + PREALLOCATE_BYTES
+                f.allocate(end + self.preallocate_bytes)
+                self._allocated = end + self.preallocate_bytes
             f.write(buf)
         except OSError:
             f.truncate(self._size)  # no half batch in front of the next one
