@@ -80,9 +80,10 @@ class DiskFile(Protocol):
     size: int
 
     def write(self, data: bytes | bytearray | memoryview) -> None: ...
-    def allocate(self, length: int) -> None:
-        """Make the file at least ``length`` bytes long, zeros past its data (``size`` stays):
-        writes up to there then change no file size, so their fsync has no metadata to log."""
+    def allocate(self, length: int, ahead: int = 0) -> None:
+        """Make the file at least ``length`` bytes long, zeros past its data (``size`` stays);
+        when it must grow, ``ahead`` bytes more. Writes up to there then change no file size,
+        so their fsync has no metadata to log."""
 
     def fsync(self) -> None: ...
     def truncate(self, size: int) -> None: ...
@@ -207,6 +208,7 @@ class _RealFile:
         self.fd = fd
         self.size = self._length = os.fstat(fd).st_size  # end of the data; the file's length
         self._keyed: tuple[Path, str | None] | None = None  # (path, its ledger key)
+        self._cannot_allocate = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._disk.faults.full:
@@ -218,17 +220,19 @@ class _RealFile:
             view = view[n:]
         self._length = max(self._length, self.size)
 
-    def allocate(self, length: int) -> None:
-        if length <= self._length:
+    def allocate(self, length: int, ahead: int = 0) -> None:
+        if length <= self._length or self._cannot_allocate:
             return
         if self._disk.faults.full:
             raise enospc(self.path)
+        length += ahead
         try:
             os.posix_fallocate(self.fd, self._length, length - self._length)
         except OSError as exc:
             if exc.errno not in _NO_ALLOCATE:
                 raise  # ENOSPC: the disk is full indeed
-            return  # a file system that cannot allocate ahead: writes just extend the file
+            self._cannot_allocate = True  # this file system: writes just extend the file
+            return
         self._length = length
 
     def fsync(self) -> None:

@@ -66,13 +66,13 @@ class _SimFile:
         blob.data[start : self.size] = data
         blob.end = max(blob.end, self.size)
 
-    def allocate(self, length: int) -> None:
+    def allocate(self, length: int, ahead: int = 0) -> None:
         blob = self._blob
         if length <= len(blob.data):
             return
         if self._disk.faults.full:
             raise enospc(self.path)
-        blob.data += bytes(length - len(blob.data))
+        blob.data += bytes(length + ahead - len(blob.data))
 
     def fsync(self) -> None:
         blob = self._blob

@@ -154,8 +154,6 @@ class WAL:
         self._segments: list[_Segment] = []
         self._file: DiskFile | None = None
         self._size = 0  # the end of the last segment's data: where the next record goes
-        self._allocated = 0  # how far the last segment's file is allocated (zeros past _size)
-        self._data_end = 0  # replay: where the data of the segment replayed last ends
         self._last_index = 0
         self._hard_state: HardState | None = None
         self._snap: SnapshotMark | None = None
@@ -188,10 +186,10 @@ class WAL:
                 disk.remove(directory / name)
         found = [directory / n for n in disk.listdir(directory) if _NAME.match(n)]
         replay = _Replay()
-        torn = None
+        torn, data_end = None, 0
         try:
             for i, path in enumerate(found):
-                torn = wal._replay_segment(path, replay, last=i == len(found) - 1)
+                torn, data_end = wal._replay_segment(path, replay, last=i == len(found) - 1)
         except WALError as exc:  # said in the node's log too: the member is about to refuse
             if log is not None:
                 log("wal.refused", level="error", error=str(exc), directory=str(directory))
@@ -201,14 +199,15 @@ class WAL:
             wal._snap = SnapshotMark(replay.snap_index, replay.snap_term)
         if wal._segments:
             wal._file = disk.open(wal._segments[-1].path)
-            if wal._file.size > wal._data_end:  # its preallocated zeros: allocated again later
-                wal._file.truncate(wal._data_end)
-            wal._size = wal._allocated = wal._file.size
+            if wal._file.size > data_end:  # its preallocated zeros: allocated again later
+                wal._file.truncate(data_end)
+            wal._size = wal._file.size
         else:
             wal._cut()
         return wal, replay.result(torn)
 
-    def _replay_segment(self, path: Path, replay: _Replay, last: bool) -> str | None:
+    def _replay_segment(self, path: Path, replay: _Replay, last: bool) -> tuple[str | None, int]:
+        """Replay one segment: (what a torn tail cut, or None; where its data ends)."""
         seq = int(_NAME.match(path.name).group(1), 16)  # type: ignore[union-attr]
         if self._segments and seq != self._segments[-1].seq + 1:
             raise WALCorrupt(
@@ -245,7 +244,6 @@ class WAL:
                 f"fsynced, so this is not a torn write. The WAL cannot be trusted: remove this "
                 f"node's data dir and let it rejoin from its peers."
             )
-        self._data_end = good
         segment = _Segment(path, seq)
         for rtype, value in records[1:]:
             if rtype == REC_ENTRY:
@@ -259,7 +257,7 @@ class WAL:
                 raise WALCorrupt(f"{path}: a second segment header inside the segment")
         self._segments.append(segment)
         if why is None:
-            return None
+            return None, good
         cut = len(data) - good
         f = self.disk.open(path)
         try:
@@ -276,7 +274,7 @@ class WAL:
                 cut_bytes=cut,
                 reason=why,
             )
-        return f"{path.name}: cut {cut} bytes at offset {good} ({why})"
+        return f"{path.name}: cut {cut} bytes at offset {good} ({why})", good
 
     def _check_header(self, path: Path, h: SegmentHeader) -> None:
         if h.version != FORMAT_VERSION:
@@ -361,13 +359,10 @@ class WAL:
             raise WALError(f"{self.directory}: an earlier fsync failed ({self._failed}); restart")
         end = self._size + len(buf)
         try:
-            if end > self._allocated:
-                f.allocate(end + self.preallocate_bytes)
-                self._allocated = end + self.preallocate_bytes
+            f.allocate(end, self.preallocate_bytes)
             f.write(buf)
         except OSError:
             f.truncate(self._size)  # no half batch in front of the next one
-            self._allocated = self._size
             raise
         self._size = end
         started = time.perf_counter()
@@ -393,10 +388,9 @@ class WAL:
             frame(buf, REC_SNAPSHOT, pack(self._snap))
         if self._hard_state is not None:
             frame(buf, REC_STATE, pack(self._hard_state))
-        old = self._file
-        if old is not None and self._allocated > self._size:
-            old.truncate(self._size)  # the full segment keeps no preallocated tail
-            old.fsync()
+        if self._file is not None:  # the full segment keeps no preallocated tail
+            self._file.truncate(self._size)
+            self._file.fsync()
         tmp = path.with_name(path.name + ".tmp")
         f = self.disk.open(tmp, create=True, truncate=True)
         try:
@@ -410,5 +404,4 @@ class WAL:
         f.path = path
         self.close()
         self._file, self._size = f, len(buf)
-        self._allocated = self._size
         self._segments.append(_Segment(path, seq))
