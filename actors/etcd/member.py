@@ -108,6 +108,7 @@ class EtcdMember(LoopActor):
             log=self.log,
             persist_aside=self._persist_aside,
             aside_min_entries=ASIDE_MIN_ENTRIES,
+            later=self._later,
         )
         self._wal_thread.start()
         self.ctx.ticker.subscribe(self.actor_ref, self.settings.heartbeat_ms / 1000.0)
@@ -137,6 +138,13 @@ class EtcdMember(LoopActor):
     def _run_wal_jobs(self) -> None:
         while (job := self._wal_jobs.get()) is not None:
             job()
+
+    def _later(self, delay_s: float, fn: Callable[[], None]) -> None:
+        def run() -> None:
+            fn()
+            self._ready()
+
+        self.loop.loop.call_later(delay_s, self._guarded, run)
 
     def _send(self, msg: Any) -> None:
         self.send(msg.to, RAFT_ACTOR, msg)

@@ -28,7 +28,16 @@ driver chose), ``send(msg)`` for Raft messages, ``clock`` (``monotonic()`` for r
 ``time_ns()`` for TTL stamps), ``log(event, **fields)``, an optional ``observer`` that sees
 each Ready once persisted and each entry as applied (the simulator's checkers), and an optional
 ``persist_aside`` (:data:`~actors.etcd.memberports.PersistAside`) for Readies of at least
-``aside_min_entries`` entries.
+``aside_min_entries`` entries, and an optional ``later`` (:data:`~actors.etcd.memberports.Later`)
+for timers.
+
+Commit notices. With a ``later`` port the leader does not send an empty AppendEntries to every
+follower each time its commit index moves (etcd's raft does). Followers learn it from the next
+append, which under a steady stream of writes comes within a fraction of a millisecond anyway,
+or from a heartbeat, and at the latest from a notice ``COMMIT_NOTICE_S`` after the commit: a
+write then costs each follower one message each way instead of two. A follower that forwarded
+the committed write (its client waits on its apply) is told at once. A follower that only
+replicates applies after its ack has gone, not before (:mod:`actors.etcd.readyorder`).
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from actors.etcd.appliedmarks import AppliedMarks
 from actors.etcd.commands import V2Request
 from actors.etcd.errors import EtcdError
 from actors.etcd.memberports import (
+    Later,
     MemberClock,
     MemberCounters,
     MemberObserver,
@@ -72,6 +82,9 @@ from emulator import wire
 
 REQUEST_TIMEOUT_S = 5.0
 SYNC_INTERVAL_S = 0.5
+# With a ``later`` port, followers learn a new commit index from the next append (a steady stream
+# of writes carries it at no cost) or, at the latest, from a notice this long after the commit.
+COMMIT_NOTICE_S = 0.002
 
 
 class MemberCore:
@@ -92,6 +105,7 @@ class MemberCore:
         raft_knobs: dict[str, Any] | None = None,
         persist_aside: PersistAside | None = None,
         aside_min_entries: int = 1,
+        later: Later | None = None,
     ):
         self.node = node
         self.settings = s = settings
@@ -101,6 +115,9 @@ class MemberCore:
         self._new_id = new_id
         self._persist_aside = persist_aside
         self._aside_min_entries = aside_min_entries
+        self._later = later
+        self._notice_since: float | None = None  # when followers began to lack a commit notice
+        self._notice_armed = False
         self._persisting: Ready | None = None  # a Ready whose WAL write runs aside
         snapshot = snaps.load_newest()
         self.store = KeyStore()
@@ -112,7 +129,7 @@ class MemberCore:
             id=node,
             election_ticks=max(2, round(s.election_ms / s.heartbeat_ms)),
             heartbeat_ticks=1,
-            **(raft_knobs or {}),
+            **{"lazy_commit_notices": later is not None, **(raft_knobs or {})},
         )
         self.core = RaftCore(
             config,
@@ -198,6 +215,32 @@ class MemberCore:
         Ready's WAL write runs aside (the cycle goes on when it is done)."""
         while self._persisting is None and self.core.has_ready():
             self._handle_ready(self.core.ready())
+        if self._later is not None:
+            self._watch_commit_notices()
+
+    def _watch_commit_notices(self) -> None:
+        """A leader whose followers lack a commit notice sends one ``COMMIT_NOTICE_S`` after the
+        commit, unless an append carried it meanwhile (checked after every Ready cycle: only a
+        Ready sends anything)."""
+        if not self.core.commit_notice_pending():
+            self._notice_since = None
+            return
+        now = self.clock.monotonic()
+        if self._notice_since is None:
+            self._notice_since = now
+        if not self._notice_armed:
+            self._notice_armed = True
+            wait = self._notice_since + COMMIT_NOTICE_S - now
+            self._later(max(wait, 0.0), self._commit_notice_due)  # type: ignore[misc]
+
+    def _commit_notice_due(self) -> None:
+        self._notice_armed = False
+        since = self._notice_since
+        # a timer may fire a little early: what is left under a tenth of the wait counts as due
+        if since is not None and since + COMMIT_NOTICE_S - self.clock.monotonic() < 0.0002:
+            self._notice_since = None
+            self.core.send_commit_notices()
+        # the driver's Ready cycle follows: it sends the notices, or re-arms for a later commit
 
     # --- client requests -----------------------------------------------------------------------
     def _render(
@@ -298,6 +341,7 @@ class MemberCore:
             leader=self.core.role is Role.LEADER,
             durable=self._durable_state,
             durable_last_index=self.wal.last_index,
+            answers_waiting=bool(self._writes or self._read_waits),
         )
         if order.apply_first:  # answers go out before this Ready's messages and fsync
             for entry in rd.committed_entries:

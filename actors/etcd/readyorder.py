@@ -14,7 +14,9 @@ part of the work, and skipping them where that is safe takes an fsync off a clie
   a node restarted after a crash could vote twice in one term.
 * **Apply first.** Committed entries that were durable before this Ready (all of them below the
   Ready's first new entry, and within what the WAL already holds) may be applied, and their
-  clients answered, before this Ready's fsync: that fsync adds nothing to their safety.
+  clients answered, before this Ready's fsync: that fsync adds nothing to their safety. Only
+  when a client here waits for an answer, though: otherwise (a follower that only replicates)
+  the apply would just delay the acknowledgement the leader waits for.
 
 Neither applies to a Ready that carries a snapshot, which replaces the log and the keyspace.
 """
@@ -36,10 +38,16 @@ class ReadyOrder:
 
 
 def ready_order(
-    rd: Ready, *, leader: bool, durable: HardState | None, durable_last_index: int
+    rd: Ready,
+    *,
+    leader: bool,
+    durable: HardState | None,
+    durable_last_index: int,
+    answers_waiting: bool = True,
 ) -> ReadyOrder:
     """How to run ``rd``: ``leader`` is the member's role now, ``durable`` the hard state its WAL
-    holds, ``durable_last_index`` the last entry index its WAL holds (before this Ready)."""
+    holds, ``durable_last_index`` the last entry index its WAL holds (before this Ready),
+    ``answers_waiting`` whether any client here waits for a write or read to be answered."""
     if rd.snapshot is not None:
         return ReadyOrder(False, False)
     send_first = False
@@ -48,7 +56,7 @@ def ready_order(
         send_first = hs is None or (hs.term == was.term and hs.vote == was.vote)
     apply_first = False
     committed = rd.committed_entries
-    if committed:
+    if committed and answers_waiting:
         last = committed[-1].index
         apply_first = last <= durable_last_index and (not rd.entries or last < rd.entries[0].index)
     return ReadyOrder(send_first, apply_first)

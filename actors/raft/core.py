@@ -82,6 +82,16 @@ class RaftCore(RaftProtocol):
         self.send(ReadIndexRequest(self.term, self.id, self.leader, ctx))
         return True
 
+    def commit_notice_pending(self) -> bool:
+        """Leader with lazy commit notices: some follower holds entries it does not yet know
+        are committed (the shell calls :meth:`send_commit_notices` a moment later)."""
+        return self._leader_state is not None and self._leader_state.commit_notice_pending()
+
+    def send_commit_notices(self) -> None:
+        """Tell those followers the commit index at the next Ready."""
+        if self._leader_state is not None:
+            self._leader_state.send_commit_notices()
+
     def transfer_leadership(self, to: str) -> bool:
         """Leader only: hand leadership to ``to`` once its log is caught up (TimeoutNow)."""
         if self._leader_state is None:

@@ -38,6 +38,7 @@ class Progress:
         "pending_snapshot",
         "snapshot_elapsed",
         "recent_active",
+        "commit_sent",
     )
 
     def __init__(self, next_index: int, max_inflight: int, match: int = 0) -> None:
@@ -50,6 +51,7 @@ class Progress:
         self.pending_snapshot = 0
         self.snapshot_elapsed = 0
         self.recent_active = True
+        self.commit_sent = 0  # the highest commit index an append or heartbeat let it learn
 
     def __repr__(self) -> str:
         return f"Progress({self.state.value} match={self.match} next={self.next})"

@@ -321,7 +321,7 @@ class RaftProtocol:
         if self._leader_state is not None:
             for entry in m.entries:
                 if self._forwarded.first_time(entry.data):  # a duplicated message: once only
-                    self._leader_state.propose(entry.kind, entry.data)
+                    self._leader_state.propose(entry.kind, entry.data, origin=m.frm)
 
     def _on_read_index_request(self, m: ReadIndexRequest) -> None:
         if self._leader_state is not None:

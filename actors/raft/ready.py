@@ -28,6 +28,12 @@ class RaftConfig:
     check_quorum: bool = True
     max_entries_per_append: int = 256
     max_inflight: int = 256
+    # Followers learn a new commit index from the next append or heartbeat, or from a notice
+    # the shell asks for a moment later (RaftCore.send_commit_notices), rather than from an
+    # empty append sent at once: under a steady stream of writes the index rides the next
+    # append and each write costs one message each way instead of two. A follower that
+    # forwarded the committed proposal, or asked for the read index, is still told at once.
+    lazy_commit_notices: bool = False
 
     def __post_init__(self) -> None:
         if self.heartbeat_ticks < 1 or self.election_ticks <= self.heartbeat_ticks:

@@ -71,12 +71,15 @@ class Leader:
         self._heartbeat_due = False
         self._dirty: dict[str, bool] = {}  # follower -> send even an empty append
         self.pending_conf_index = 0
+        self.lazy_notices = cfg.lazy_commit_notices
+        self._forwarded_last: dict[str, int] = {}  # follower -> last entry it forwarded (lazy)
         self._append(EntryKind.NORMAL, b"")  # the no-op that lets this term commit
         self.pending_conf_index = self.log.last_index()
 
     # -- proposals -----------------------------------------------------------------------------
 
-    def propose(self, kind: int, data: bytes) -> bool:
+    def propose(self, kind: int, data: bytes, origin: str | None = None) -> bool:
+        """Append a proposal; ``origin`` is the follower that forwarded it, if one did."""
         if self.transferee is not None:
             return False
         if kind == EntryKind.CONF_CHANGE:
@@ -87,6 +90,8 @@ class Leader:
         self._append(kind, data)
         if kind == EntryKind.CONF_CHANGE:
             self.pending_conf_index = self.log.last_index()
+        if origin is not None and self.lazy_notices:
+            self._forwarded_last[origin] = self.log.last_index()
         return True
 
     def _conf_change_valid(self, data: bytes) -> bool:
@@ -121,9 +126,19 @@ class Leader:
         matches = [self.progress[v].match if v in self.progress else 0 for v in voters]
         if not self.log.maybe_commit(quorum_index(matches), self.term):
             return False
-        for peer in self.progress:
-            if peer != self.id:
-                self._dirty[peer] = True  # tell followers the new commit index
+        if self.lazy_notices:
+            # a follower that forwarded a proposal now committed answers its client once it
+            # applies it: tell that one at once; the others learn it lazily (RaftConfig)
+            committed = self.log.committed
+            for peer, last in list(self._forwarded_last.items()):
+                if last <= committed:
+                    del self._forwarded_last[peer]
+                    if peer in self.progress:
+                        self._dirty[peer] = True
+        else:
+            for peer in self.progress:
+                if peer != self.id:
+                    self._dirty[peer] = True  # tell followers the new commit index
         if not self.committed_in_term:
             self.committed_in_term = True
             waiting, self._waiting_reads = self._waiting_reads, []
@@ -188,6 +203,23 @@ class Leader:
             self.core.read_states.append(ReadState(ctx, index))
         else:
             self.core.send(ReadIndexResponse(self.term, self.id, requester, ctx, index))
+
+    # -- commit notices (RaftConfig.lazy_commit_notices) ----------------------------------------
+
+    def _commit_unsent(self, peer: str) -> bool:
+        """``peer`` holds committed entries it was not told are committed."""
+        pr = self.progress.get(peer)
+        return pr is not None and pr.commit_sent < min(self.log.committed, pr.match)
+
+    def commit_notice_pending(self) -> bool:
+        return any(self._commit_unsent(peer) for peer in self.progress if peer != self.id)
+
+    def send_commit_notices(self) -> None:
+        """Tell every follower that holds entries it does not know are committed (an empty
+        append where nothing else is due)."""
+        for peer in self.progress:
+            if peer != self.id and self._commit_unsent(peer):
+                self._dirty[peer] = True
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -258,6 +290,7 @@ class Leader:
                 if peer != self.id:
                     commit = min(pr.match, committed)
                     self.core.send(Heartbeat(self.term, self.id, peer, commit, ctx))
+                    pr.commit_sent = max(pr.commit_sent, commit)
         if self._dirty:
             dirty, self._dirty = self._dirty, {}
             for peer, send_if_empty in dirty.items():
@@ -279,9 +312,13 @@ class Leader:
             entries = tuple(log.slice(pr.next, pr.next + self.max_entries))
             if not entries and not send_if_empty:
                 return
+            committed = log.committed
             self.core.send(
-                AppendEntries(self.term, self.id, peer, prev, prev_term, entries, log.committed)
+                AppendEntries(self.term, self.id, peer, prev, prev_term, entries, committed)
             )
+            last_sent = entries[-1].index if entries else prev
+            if pr.commit_sent < committed:  # a follower commits up to what the append covers
+                pr.commit_sent = max(pr.commit_sent, min(committed, last_sent))
             pr.sent(entries[-1].index if entries else None)
             if pr.state is not ProgressState.REPLICATE or pr.next > last:
                 return

@@ -18,6 +18,7 @@ shared steps draw exactly what each simulation drew when it had them to itself.
 
 from __future__ import annotations
 
+import math
 import random
 from abc import ABC, abstractmethod
 from typing import Any
@@ -36,6 +37,10 @@ class SimClock:
 
     def monotonic(self) -> float:
         return self.step * self._step_s
+
+    def steps_in(self, seconds: float) -> int:
+        """Whole steps to wait for ``seconds`` to pass (at least one)."""
+        return max(1, math.ceil(seconds / self._step_s - 1e-9))
 
     def time_ns(self) -> int:
         return 1_700_000_000_000_000_000 + int(self.step * self._step_s * 1e9)

@@ -144,6 +144,9 @@ class SimMember(SimPeer):
         self.aside: tuple[int, Callable[[], None], Callable[[Any], None], TakenLog] | None = None
         self.finishing_log: TakenLog | None = None  # the same, while its outcome is handed back
         self._aside_rng = random.Random(f"{seed}/{node_id}/aside")
+        # the member's timers (its ``later`` port): (due step, fn), run by the driver when due
+        self.timers: list[tuple[int, Callable[[], None]]] = []
+        self._timer_rng = random.Random(f"{seed}/{node_id}/timers")
         self._ids = 0
         self.start()
 
@@ -176,6 +179,7 @@ class SimMember(SimPeer):
             new_id=self._new_id,
             raft_knobs=self.raft_knobs,
             persist_aside=self._persist_aside,
+            later=self._later,
         )
         self._started(self.member.core.log.snap_index)
 
@@ -184,6 +188,16 @@ class SimMember(SimPeer):
         delivered meanwhile are stepped into the core, as on the node's loop."""
         taken = TakenLog(self.member.core.log)  # type: ignore[union-attr]
         self.aside = (self.clock.step + self._aside_rng.randint(1, 3), job, then, taken)
+
+    def _later(self, delay_s: float, fn: Callable[[], None]) -> None:
+        """A timer fires the steps ``delay_s`` takes, or up to two steps late (a busy loop)."""
+        due = self.clock.step + self.clock.steps_in(delay_s) + self._timer_rng.randint(0, 2)
+        self.timers.append((due, fn))
+
+    def take_due_timers(self, step: int) -> list[Callable[[], None]]:
+        due = [fn for at, fn in self.timers if at <= step]
+        self.timers = [(at, fn) for at, fn in self.timers if at > step]
+        return due
 
     def aside_due(self, step: int) -> bool:
         return self.member is not None and self.aside is not None and self.aside[0] <= step
@@ -212,6 +226,7 @@ class SimMember(SimPeer):
         still running aside never reached the disk)."""
         self.member = None
         self.aside = self.finishing_log = None
+        self.timers.clear()
         self.outbox.clear()
         self.restarts += 1
         return self.disk.crash()

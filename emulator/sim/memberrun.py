@@ -186,6 +186,9 @@ class MemberSimulation(MemberFaults):
         for node in self.nodes.values():
             if node.aside_due(now):
                 self._process(node, node.finish_aside)
+            for fn in node.take_due_timers(now):
+                if node.member is not None:  # an earlier one may have crashed it
+                    self._process(node, lambda fn=fn, m=node.member: (fn(), m.ready()))
 
     def _process(self, node: SimMember, run: Any = None) -> None:
         assert node.member is not None

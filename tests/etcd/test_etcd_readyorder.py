@@ -62,3 +62,14 @@ def test_a_snapshot_keeps_the_plain_order():
 
 def test_nothing_to_send_or_apply_changes_nothing():
     assert order(Ready(entries=entries(13, 13))) == ReadyOrder(False, False)
+
+
+def test_with_no_client_waiting_committed_entries_wait_for_the_ack_to_go_out():
+    # a follower that only replicates: its apply would only delay the ack the leader waits for
+    rd = Ready(entries=entries(13, 15), committed_entries=entries(11, 12), messages=msgs())
+    assert not ready_order(
+        rd, leader=False, durable=DURABLE, durable_last_index=12, answers_waiting=False
+    ).apply_first
+    assert ready_order(
+        rd, leader=False, durable=DURABLE, durable_last_index=12, answers_waiting=True
+    ).apply_first
