@@ -212,7 +212,11 @@ class Leader:
         return pr is not None and pr.commit_sent < min(self.log.committed, pr.match)
 
     def commit_notice_pending(self) -> bool:
-        return any(self._commit_unsent(peer) for peer in self.progress if peer != self.id)
+        committed, me = self.log.committed, self.id  # (asked after every Ready: kept plain)
+        for peer, pr in self.progress.items():
+            if pr.commit_sent < committed and pr.commit_sent < pr.match and peer != me:
+                return True
+        return False
 
     def send_commit_notices(self) -> None:
         """Tell every follower that holds entries it does not know are committed (an empty
