@@ -168,8 +168,8 @@ class Leader:
         elif pr.state is ProgressState.SNAPSHOT and pr.match >= pr.pending_snapshot:
             pr.become_probe()
             pr.become_replicate()
-        if not self.maybe_commit():
-            self._dirty.setdefault(m.frm, False)
+        self.maybe_commit()
+        self._dirty.setdefault(m.frm, False)  # what it lacks and was not sent yet, if anything
         if m.frm == self.transferee and pr.match == self.log.last_index():
             self.core.send(TimeoutNow(self.term, self.id, m.frm))
 

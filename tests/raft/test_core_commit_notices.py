@@ -106,3 +106,29 @@ def test_lazily_a_follower_missing_entries_is_owed_no_notice(make_cluster):
     assert commits(c) == {"a": 2, "b": 2, "c": 1}
     assert not c["a"].commit_notice_pending()  # c lacks the entry: appends will bring both
     assert c["a"].status().progress["c"].match == 1
+
+
+def test_lazily_an_ack_that_commits_still_sends_the_follower_what_it_lacks(make_cluster):
+    # a follower paused by its in-flight window gets the entries held back as soon as it acks,
+    # even when that ack moves the commit index (no commit notice marks it for sending now)
+    c = make_cluster(lazy_commit_notices=True, max_inflight=1)
+    c.elect("a")
+    c["a"].send_commit_notices()
+    c.pump()
+    leader = c["a"]
+    leader.propose(b"x")
+    rd = leader.ready()
+    c.storage["a"].save(rd)
+    in_flight = rd.messages
+    leader.advance(rd)
+    leader.propose(b"y")  # b and c are paused: y waits
+    rd = leader.ready()
+    assert not any(isinstance(m, AppendEntries) for m in rd.messages)
+    c.storage["a"].save(rd)
+    leader.advance(rd)
+    for m in in_flight:
+        c[m.to].step(m)
+    c.pump()
+    assert leader.status().commit >= 2
+    for node in ("b", "c"):
+        assert c[node].log.last_index() == 3  # y arrived without another proposal or a tick
