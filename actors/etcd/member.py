@@ -139,10 +139,10 @@ class EtcdMember(LoopActor):
         while (job := self._wal_jobs.get()) is not None:
             job()
 
-    def _later(self, delay_s: float, fn: Callable[[], None]) -> None:
+    def _later(self, delay_s: float, fn: Callable[[], bool]) -> None:
         def run() -> None:
-            fn()
-            self._ready()
+            if fn():
+                self._ready()
 
         self.loop.loop.call_later(delay_s, self._guarded, run)
 

@@ -225,22 +225,30 @@ class MemberCore:
         if not self.core.commit_notice_pending():
             self._notice_since = None
             return
-        now = self.clock.monotonic()
         if self._notice_since is None:
-            self._notice_since = now
+            self._notice_since = self.clock.monotonic()
         if not self._notice_armed:
-            self._notice_armed = True
-            wait = self._notice_since + COMMIT_NOTICE_S - now
-            self._later(max(wait, 0.0), self._commit_notice_due)  # type: ignore[misc]
+            self._arm_notice()
 
-    def _commit_notice_due(self) -> None:
+    def _arm_notice(self) -> None:
+        self._notice_armed = True
+        wait = self._notice_since + COMMIT_NOTICE_S - self.clock.monotonic()  # type: ignore[operator]
+        self._later(max(wait, 0.0), self._commit_notice_due)  # type: ignore[misc]
+
+    def _commit_notice_due(self) -> bool:
+        """The ``later`` timer; True when it asked for notices (the driver then runs the Ready
+        cycle). Under load it mostly finds the commit carried already: that costs no Ready."""
         self._notice_armed = False
         since = self._notice_since
+        if since is None:
+            return False  # an append carried the commit meanwhile
         # a timer may fire a little early: what is left under a tenth of the wait counts as due
-        if since is not None and since + COMMIT_NOTICE_S - self.clock.monotonic() < 0.0002:
-            self._notice_since = None
-            self.core.send_commit_notices()
-        # the driver's Ready cycle follows: it sends the notices, or re-arms for a later commit
+        if since + COMMIT_NOTICE_S - self.clock.monotonic() >= 0.0002:
+            self._arm_notice()  # a newer commit is owed: wait out what is left of its delay
+            return False
+        self._notice_since = None
+        self.core.send_commit_notices()
+        return True
 
     # --- client requests -----------------------------------------------------------------------
     def _render(

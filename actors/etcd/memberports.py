@@ -29,9 +29,9 @@ PersistAside = Callable[[Callable[[], None], Callable[[BaseException | None], No
 """``persist_aside(job, then)``: run ``job()`` (a Ready's WAL write and fsync) off the driver's
 thread, then call ``then(error)`` back on it (``error`` None, or what ``job`` raised)."""
 
-Later = Callable[[float, Callable[[], None]], None]
+Later = Callable[[float, Callable[[], bool]], None]
 """``later(delay_s, fn)``: on the driver's thread, ``delay_s`` seconds from now, call ``fn()``
-and then run the member's Ready cycle (a set-timer effect)."""
+and, when it returns True, run the member's Ready cycle (a set-timer effect)."""
 
 
 @dataclass(slots=True)

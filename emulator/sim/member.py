@@ -145,7 +145,7 @@ class SimMember(SimPeer):
         self.finishing_log: TakenLog | None = None  # the same, while its outcome is handed back
         self._aside_rng = random.Random(f"{seed}/{node_id}/aside")
         # the member's timers (its ``later`` port): (due step, fn), run by the driver when due
-        self.timers: list[tuple[int, Callable[[], None]]] = []
+        self.timers: list[tuple[int, Callable[[], bool]]] = []
         self._timer_rng = random.Random(f"{seed}/{node_id}/timers")
         self._ids = 0
         self.start()
@@ -189,12 +189,12 @@ class SimMember(SimPeer):
         taken = TakenLog(self.member.core.log)  # type: ignore[union-attr]
         self.aside = (self.clock.step + self._aside_rng.randint(1, 3), job, then, taken)
 
-    def _later(self, delay_s: float, fn: Callable[[], None]) -> None:
+    def _later(self, delay_s: float, fn: Callable[[], bool]) -> None:
         """A timer fires the steps ``delay_s`` takes, or up to two steps late (a busy loop)."""
         due = self.clock.step + self.clock.steps_in(delay_s) + self._timer_rng.randint(0, 2)
         self.timers.append((due, fn))
 
-    def take_due_timers(self, step: int) -> list[Callable[[], None]]:
+    def take_due_timers(self, step: int) -> list[Callable[[], bool]]:
         due = [fn for at, fn in self.timers if at <= step]
         self.timers = [(at, fn) for at, fn in self.timers if at > step]
         return due

@@ -188,7 +188,7 @@ class MemberSimulation(MemberFaults):
                 self._process(node, node.finish_aside)
             for fn in node.take_due_timers(now):
                 if node.member is not None:  # an earlier one may have crashed it
-                    self._process(node, lambda fn=fn, m=node.member: (fn(), m.ready()))
+                    self._process(node, lambda fn=fn, m=node.member: fn() and m.ready())
 
     def _process(self, node: SimMember, run: Any = None) -> None:
         assert node.member is not None

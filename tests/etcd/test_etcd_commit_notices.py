@@ -24,8 +24,8 @@ class Timers:
 
     def fire(self, member) -> float:
         delay, fn = self.armed.pop(0)
-        fn()
-        member.ready()  # as the port promises: the Ready cycle follows
+        if fn():
+            member.ready()  # as the port promises: the Ready cycle follows
         return delay
 
 
