@@ -228,11 +228,11 @@ class MemberCore:
         if self._notice_since is None:
             self._notice_since = self.clock.monotonic()
         if not self._notice_armed:
-            self._arm_notice()
+            self._arm_notice(self._notice_since)
 
-    def _arm_notice(self) -> None:
+    def _arm_notice(self, since: float) -> None:
         self._notice_armed = True
-        wait = self._notice_since + COMMIT_NOTICE_S - self.clock.monotonic()  # type: ignore[operator]
+        wait = since + COMMIT_NOTICE_S - self.clock.monotonic()
         self._later(max(wait, 0.0), self._commit_notice_due)  # type: ignore[misc]
 
     def _commit_notice_due(self) -> bool:
@@ -244,7 +244,7 @@ class MemberCore:
             return False  # an append carried the commit meanwhile
         # a timer may fire a little early: what is left under a tenth of the wait counts as due
         if since + COMMIT_NOTICE_S - self.clock.monotonic() >= 0.0002:
-            self._arm_notice()  # a newer commit is owed: wait out what is left of its delay
+            self._arm_notice(since)  # a newer commit is owed: wait out what is left of its delay
             return False
         self._notice_since = None
         self.core.send_commit_notices()

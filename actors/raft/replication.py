@@ -206,24 +206,22 @@ class Leader:
 
     # -- commit notices (RaftConfig.lazy_commit_notices) ----------------------------------------
 
-    def _commit_unsent(self, peer: str) -> bool:
-        """``peer`` holds committed entries it was not told are committed."""
-        pr = self.progress.get(peer)
-        return pr is not None and pr.commit_sent < min(self.log.committed, pr.match)
+    def _owed_notice(self) -> list[str]:
+        """Followers holding committed entries they were not told are committed."""
+        committed, me = self.log.committed, self.id  # (asked after every Ready: kept plain)
+        return [
+            peer
+            for peer, pr in self.progress.items()
+            if pr.commit_sent < committed and pr.commit_sent < pr.match and peer != me
+        ]
 
     def commit_notice_pending(self) -> bool:
-        committed, me = self.log.committed, self.id  # (asked after every Ready: kept plain)
-        for peer, pr in self.progress.items():
-            if pr.commit_sent < committed and pr.commit_sent < pr.match and peer != me:
-                return True
-        return False
+        return bool(self._owed_notice())
 
     def send_commit_notices(self) -> None:
-        """Tell every follower that holds entries it does not know are committed (an empty
-        append where nothing else is due)."""
-        for peer in self.progress:
-            if peer != self.id and self._commit_unsent(peer):
-                self._dirty[peer] = True
+        """Tell them at the next flush (an empty append where nothing else is due)."""
+        for peer in self._owed_notice():
+            self._dirty[peer] = True
 
     # -- time ----------------------------------------------------------------------------------
 
